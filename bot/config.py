@@ -1,0 +1,120 @@
+"""Validated settings from the environment (and an optional `.env` file); secrets stay out of logs."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(ValueError):
+    """Raised with every configuration problem found, one per line."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the process needs to start; built once by `load_settings`."""
+
+    knowledge_dir: Path = PROJECT_DIR / "knowledge"
+    db_path: Path = PROJECT_DIR / "data" / "tanya_netral.sqlite3"
+    telegram_token: str | None = field(default=None, repr=False)
+    telegram_base_url: str | None = None
+    webhook_url: str | None = None
+    webhook_secret: str | None = field(default=None, repr=False)
+    webhook_listen: str = "0.0.0.0"  # noqa: S104 - the webhook server must accept external traffic
+    webhook_port: int = 8443
+    admin_ids: frozenset[int] = frozenset()
+    timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Jakarta"))
+    broadcast_rate: float = 25.0
+    broadcast_grace_minutes: int = 60
+    flood_limit_per_minute: int = 20
+    log_level: str = "INFO"
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    """Parse a simple KEY=VALUE `.env` file (comments and blank lines ignored)."""
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        values[key.strip()] = value.strip().strip("'\"")
+    return values
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, dotenv: Path | None = None
+) -> Settings:
+    """Build Settings from `.env` overlaid by the real environment; report all problems at once."""
+    env = dict(read_dotenv(dotenv if dotenv is not None else PROJECT_DIR / ".env"))
+    env.update(os.environ if environ is None else environ)
+    errors: list[str] = []
+
+    def text(name: str) -> str | None:
+        value = env.get(name, "").strip()
+        return value or None
+
+    def number(name: str, default: float, cast: type = int) -> float:
+        raw = text(name)
+        if raw is None:
+            return default
+        try:
+            value = cast(raw)
+        except ValueError:
+            errors.append(f"{name}: expected a number, got {raw!r}")
+            return default
+        if value <= 0:
+            errors.append(f"{name}: must be positive, got {raw!r}")
+            return default
+        return value
+
+    admin_ids: set[int] = set()
+    for part in (text("ADMIN_IDS") or "").replace(";", ",").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            admin_ids.add(int(part))
+        except ValueError:
+            errors.append(f"ADMIN_IDS: {part!r} is not a numeric Telegram user id")
+
+    tz_name = text("TIMEZONE") or "Asia/Jakarta"
+    try:
+        timezone = ZoneInfo(tz_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        errors.append(f"TIMEZONE: unknown time zone {tz_name!r}")
+        timezone = ZoneInfo("Asia/Jakarta")
+
+    webhook_url = text("WEBHOOK_URL")
+    webhook_secret = text("WEBHOOK_SECRET")
+    if webhook_url and not webhook_url.startswith("https://"):
+        errors.append("WEBHOOK_URL: must start with https://")
+    if webhook_url and not webhook_secret:
+        errors.append("WEBHOOK_SECRET: required when WEBHOOK_URL is set")
+
+    settings = Settings(
+        knowledge_dir=Path(text("KNOWLEDGE_DIR") or PROJECT_DIR / "knowledge"),
+        db_path=Path(text("DB_PATH") or PROJECT_DIR / "data" / "tanya_netral.sqlite3"),
+        telegram_token=text("TELEGRAM_BOT_TOKEN"),
+        telegram_base_url=text("TELEGRAM_BASE_URL"),
+        webhook_url=webhook_url,
+        webhook_secret=webhook_secret,
+        webhook_listen=text("WEBHOOK_LISTEN") or "0.0.0.0",  # noqa: S104
+        webhook_port=int(number("WEBHOOK_PORT", 8443)),
+        admin_ids=frozenset(admin_ids),
+        timezone=timezone,
+        broadcast_rate=float(number("BROADCAST_RATE", 25.0, float)),
+        broadcast_grace_minutes=int(number("BROADCAST_GRACE_MINUTES", 60)),
+        flood_limit_per_minute=int(number("FLOOD_LIMIT_PER_MINUTE", 20)),
+        log_level=(text("LOG_LEVEL") or "INFO").upper(),
+    )
+    if errors:
+        raise ConfigError("\n".join(errors))
+    return settings

@@ -1,0 +1,172 @@
+"""Decide what to reply: answer, clarify, fallback or smalltalk (the answer contract)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot import replies
+from bot.knowledge import KnowledgeBase
+from bot.matcher import Matcher, Scored
+from bot.models import MAX_MESSAGE_CHARS, Choice, Intent, IntentKind, Reply, ReplyKind, Verdict
+
+MAX_INPUT_CHARS = 600          # longer messages are matched on their beginning only
+FOLLOW_UP_MAX_TERMS = 4        # "pppk jg?" after a question is read together with that question
+ACTION_NONE = "none"           # the "Bukan semuanya" button
+TOPIC_PREFIX = "topic:"        # a button that opens a topic
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """Decision thresholds, calibrated with `main.py eval --calibrate` (see README)."""
+
+    answer_threshold: float = 0.5
+    margin: float = 0.04
+    clarify_threshold: float = 0.36
+    clarify_window: float = 0.12
+    unsafe_boleh_margin: float = 0.1
+    max_choices: int = 3
+
+
+@dataclass(slots=True)
+class Context:
+    """Per-chat conversation state a channel keeps between messages."""
+
+    last_text: str | None = None
+    last_intent: str | None = None
+
+
+class Dialogue:
+    """The core's single entry point for free text, buttons and menus."""
+
+    def __init__(self, kb: KnowledgeBase, matcher: Matcher | None = None,
+                 policy: Policy | None = None) -> None:
+        self.kb = kb
+        self.matcher = matcher or Matcher(kb)
+        self.policy = policy or Policy()
+
+    # -- free text ------------------------------------------------------------------------
+    def answer(self, text: str, context: Context | None = None) -> Reply:
+        """Answer one user message; update `context` for follow-up questions."""
+        text = (text or "").replace("\x00", " ")
+        if not text.strip():
+            return Reply(kind=ReplyKind.FALLBACK, text=replies.EMPTY_INPUT,
+                         buttons=self._topic_buttons())
+        truncated = len(text) > MAX_INPUT_CHARS
+        ranked = self.matcher.rank(text[:MAX_INPUT_CHARS])
+        reply = self._decide(ranked)
+        if (reply.kind in (ReplyKind.FALLBACK, ReplyKind.CLARIFY) and reply.intent is None
+                and context and context.last_text
+                and len(self.matcher.query_terms(text)) <= FOLLOW_UP_MAX_TERMS):
+            combined = self._decide(self.matcher.rank(f"{context.last_text} {text}"[:MAX_INPUT_CHARS]))
+            if combined.kind is ReplyKind.ANSWER:
+                reply = combined
+        if context is not None and reply.kind is ReplyKind.ANSWER:
+            context.last_text, context.last_intent = text[:MAX_INPUT_CHARS], reply.intent
+        if truncated:
+            reply = _with_text(reply, f"{replies.TOO_LONG_NOTE}\n\n{reply.text}")
+        return reply
+
+    def _decide(self, ranked: list[Scored]) -> Reply:
+        policy = self.policy
+        if not ranked or ranked[0].score < policy.clarify_threshold:
+            return self.fallback()
+        top = ranked[0]
+        runner_up = ranked[1].score if len(ranked) > 1 else 0.0
+        intent = self.kb.intents[top.intent]
+        close = [s for s in ranked[1:] if s.score >= top.score - policy.clarify_window
+                 and s.score >= policy.clarify_threshold]
+        if top.score >= policy.answer_threshold and top.score - runner_up >= policy.margin:
+            if not self._unsafe_boleh(intent, ranked):
+                return self.reply_for(intent, confidence=top.score, also=close[:1])
+        if not close:
+            if top.score >= policy.answer_threshold:
+                return self.reply_for(intent, confidence=top.score)
+            return self.fallback()
+        return self._clarify([top, *close][: policy.max_choices])
+
+    def _unsafe_boleh(self, intent: Intent, ranked: list[Scored]) -> bool:
+        """A 'boleh' must not win narrowly over a 'dilarang' or 'bersyarat' reading."""
+        if intent.verdict is not Verdict.BOLEH:
+            return False
+        top = ranked[0].score
+        for other in ranked[1:]:
+            if top - other.score >= self.policy.unsafe_boleh_margin:
+                break
+            verdict = self.kb.intents[other.intent].verdict
+            if verdict in (Verdict.DILARANG, Verdict.BERSYARAT):
+                return True
+        return False
+
+    def _clarify(self, choices: list[Scored]) -> Reply:
+        alternatives = tuple(Choice(self.kb.intents[s.intent].title, s.intent) for s in choices)
+        return Reply(
+            kind=ReplyKind.CLARIFY, text=replies.CLARIFY_PROMPT, confidence=choices[0].score,
+            alternatives=alternatives,
+            buttons=(*alternatives, Choice(replies.NONE_OF_THESE, ACTION_NONE)),
+        )
+
+    # -- building replies -----------------------------------------------------------------
+    def reply_for(self, intent: Intent, confidence: float = 1.0,
+                  also: list[Scored] | None = None) -> Reply:
+        """Build the reply for a known intent (free text match or a pressed button)."""
+        if intent.kind is IntentKind.SMALLTALK:
+            return Reply(kind=ReplyKind.SMALLTALK, text=intent.answer, intent=intent.id,
+                         confidence=confidence, buttons=self._topic_buttons())
+        if intent.kind is IntentKind.REDIRECT:
+            return Reply(kind=ReplyKind.FALLBACK, text=intent.answer, intent=intent.id,
+                         confidence=confidence, buttons=self._topic_buttons())
+        sources = [self.kb.sources[s] for s in intent.sources]
+        related = [r for r in intent.related if r in self.kb.intents]
+        extra = [s.intent for s in also or [] if s.intent not in related and s.intent != intent.id]
+        buttons = tuple(Choice(self.kb.intents[i].title, i) for i in [*extra, *related][:4])
+        return Reply(
+            kind=ReplyKind.ANSWER, text=replies.render_answer(intent, sources)[:MAX_MESSAGE_CHARS],
+            intent=intent.id, verdict=intent.verdict, confidence=confidence,
+            sources=intent.sources, buttons=buttons,
+        )
+
+    def answer_intent(self, intent_id: str) -> Reply:
+        """Reply to a pressed button that names an intent."""
+        intent = self.kb.intents.get(intent_id)
+        if intent is None:
+            return Reply(kind=ReplyKind.FALLBACK, text=replies.UNKNOWN_INTENT,
+                         buttons=self._topic_buttons())
+        return self.reply_for(intent)
+
+    def fallback(self) -> Reply:
+        """The honest 'I cannot answer that' reply with the topic menu."""
+        return Reply(kind=ReplyKind.FALLBACK, text=replies.FALLBACK, buttons=self._topic_buttons())
+
+    def none_of_these(self) -> Reply:
+        """Reply to the 'Bukan semuanya' button of a clarification."""
+        return Reply(kind=ReplyKind.FALLBACK, text=replies.NONE_OF_THESE_REPLY,
+                     buttons=self._topic_buttons())
+
+    def topic_menu(self) -> Reply:
+        """The topic menu as buttons."""
+        return Reply(kind=ReplyKind.SMALLTALK, text=replies.TOPIC_MENU,
+                     buttons=self._topic_buttons())
+
+    def topic(self, topic_id: str) -> Reply:
+        """The intents of one topic as buttons."""
+        topic = self.kb.topics.get(topic_id)
+        if topic is None or topic.hidden:
+            return Reply(kind=ReplyKind.FALLBACK, text=replies.UNKNOWN_TOPIC,
+                         buttons=self._topic_buttons())
+        buttons = tuple(Choice(i.title, i.id) for i in self.kb.intents_in_topic(topic_id))
+        return Reply(kind=ReplyKind.SMALLTALK,
+                     text=replies.TOPIC_HEADER.format(title=topic.title), buttons=buttons)
+
+    def pledge_text(self) -> str:
+        """The default pledge text."""
+        return replies.render_pledge(self.kb.pledge)
+
+    def _topic_buttons(self) -> tuple[Choice, ...]:
+        return tuple(Choice(t.title, TOPIC_PREFIX + t.id)
+                     for t in self.kb.topics.values() if not t.hidden)
+
+
+def _with_text(reply: Reply, text: str) -> Reply:
+    from dataclasses import replace
+
+    return replace(reply, text=text[:MAX_MESSAGE_CHARS])

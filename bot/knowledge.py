@@ -1,0 +1,432 @@
+"""Load and validate the YAML knowledge base (`knowledge/`) into immutable values.
+
+Every problem is collected (not just the first) and reported as
+`file:line: entry: field: reason`, so an admin can fix a broken edit in one go.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+
+from bot.models import Intent, IntentKind, Pledge, Region, Source, Topic, Verdict
+from bot.normalize import Lexicon, Normalizer
+
+MAX_ANSWER_CHARS = 900
+MAX_TITLE_CHARS = 60
+MAX_ID_CHARS = 40
+MIN_QUESTIONS = 5
+CONFIDENCE_LEVELS = ("C2", "C", "P", "U")
+_ID_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+
+_INTENT_FIELDS = {
+    "id", "kind", "title", "topic", "verdict", "confidence", "questions", "keywords", "answer",
+    "caution", "basis", "sanction", "sources", "related", "reviewed",
+}
+_SOURCE_FIELDS = {"id", "kind", "short", "title", "publisher", "date", "url", "note", "confidence"}
+_SOURCE_KINDS = ("article", "regulation", "decision", "statement", "service")
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One validation problem, located as precisely as the YAML allows."""
+
+    file: str
+    line: int
+    entry: str
+    field: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.entry or '-'}: {self.field or '-'}: {self.reason}"
+
+
+class KnowledgeError(Exception):
+    """Raised when the knowledge base has problems; `problems` lists all of them."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+@dataclass(frozen=True, slots=True)
+class KnowledgeBase:
+    """The validated knowledge base: what the matcher indexes and the replies cite."""
+
+    intents: dict[str, Intent]
+    sources: dict[str, Source]
+    topics: dict[str, Topic]
+    pledges: dict[str, Pledge]
+    regions: dict[str, Region]
+    lexicon: Lexicon
+    normalizer: Normalizer
+
+    def intents_in_topic(self, topic_id: str) -> list[Intent]:
+        """Return the answer intents of a topic, in file order."""
+        return [
+            i for i in self.intents.values()
+            if i.topic == topic_id and i.kind is IntentKind.ANSWER
+        ]
+
+    @property
+    def pledge(self) -> Pledge:
+        """The default pledge (the first one in pledge.yaml)."""
+        return next(iter(self.pledges.values()))
+
+
+class _LineLoader(yaml.SafeLoader):
+    """SafeLoader that remembers the line of every mapping and of each of its keys."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.lines: dict[int, int] = {}
+        self.key_lines: dict[tuple[int, str], int] = {}
+
+    def construct_located_map(self, node: yaml.MappingNode) -> Iterator[dict[Any, Any]]:
+        data: dict[Any, Any] = {}
+        yield data
+        data.update(self.construct_mapping(node))
+        self.lines[id(data)] = node.start_mark.line + 1
+        for key_node, _ in node.value:
+            self.key_lines[(id(data), str(key_node.value))] = key_node.start_mark.line + 1
+
+
+_LineLoader.add_constructor("tag:yaml.org,2002:map", _LineLoader.construct_located_map)
+
+
+class _FileReader:
+    """Parse one YAML file and report problems located in it."""
+
+    def __init__(self, path: Path, root: Path, problems: list[Problem]) -> None:
+        self.path = path
+        self.name = str(path.relative_to(root.parent)) if root.parent in path.parents else str(path)
+        self.problems = problems
+        self.loader: _LineLoader | None = None
+
+    def load(self) -> Any:
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            self.add(None, "", "", f"cannot read file: {exc}")
+            return None
+        loader = _LineLoader(text)
+        try:
+            data = loader.get_single_data()
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            line = mark.line + 1 if mark else 0
+            self.problems.append(Problem(self.name, line, "", "", f"invalid YAML: {exc}"))
+            return None
+        finally:
+            loader.dispose()
+        self.loader = loader
+        return data
+
+    def line(self, mapping: Any, key: str | None = None) -> int:
+        if self.loader is None or not isinstance(mapping, dict):
+            return 0
+        if key is not None and (id(mapping), key) in self.loader.key_lines:
+            return self.loader.key_lines[(id(mapping), key)]
+        return self.loader.lines.get(id(mapping), 0)
+
+    def add(self, mapping: Any, entry: str, field: str, reason: str) -> None:
+        line = self.line(mapping, field or None)
+        self.problems.append(Problem(self.name, line, entry, field, reason))
+
+    def entries(self, data: Any, key: str) -> Iterator[dict[str, Any]]:
+        if not isinstance(data, dict) or not isinstance(data.get(key), list):
+            self.add(data, "", key, f"top-level key '{key}:' with a list is required")
+            return
+        for position, item in enumerate(data[key], start=1):
+            if not isinstance(item, dict):
+                self.add(data, f"#{position}", "", "each entry must be a mapping")
+                continue
+            yield item
+
+
+def _text(reader: _FileReader, item: dict[str, Any], entry: str, field: str,
+          required: bool = True, limit: int | None = None) -> str | None:
+    value = item.get(field)
+    if value is None:
+        if required:
+            reader.add(item, entry, field, "missing")
+        return None
+    if not isinstance(value, str) or not value.strip():
+        reader.add(item, entry, field, "must be non-empty text")
+        return None
+    value = " ".join(value.split()) if "\n" not in value.strip() else value.strip()
+    if limit is not None and len(value) > limit:
+        reader.add(item, entry, field, f"too long ({len(value)} > {limit} characters)")
+    return value
+
+
+def _strings(reader: _FileReader, item: dict[str, Any], entry: str, field: str) -> tuple[str, ...]:
+    value = item.get(field, [])
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        reader.add(item, entry, field, "must be a list of non-empty strings")
+        return ()
+    return tuple(" ".join(v.split()) for v in value)
+
+
+def _date(reader: _FileReader, item: dict[str, Any], entry: str, field: str) -> dt.date | None:
+    value = item.get(field)
+    if value is None:
+        return None
+    if isinstance(value, dt.date):
+        return value
+    reader.add(item, entry, field, f"must be a date like 2026-11-22, got {value!r}")
+    return None
+
+
+def _load_lexicon(path: Path, root: Path, problems: list[Problem]) -> Lexicon:
+    reader = _FileReader(path, root, problems)
+    data = reader.load()
+    if not isinstance(data, dict):
+        if data is not None:
+            reader.add(data, "", "", "must be a mapping")
+        return Lexicon()
+
+    def mapping(field: str) -> dict[str, str]:
+        value = data.get(field) or {}
+        if not isinstance(value, dict):
+            reader.add(data, "lexicon", field, "must be a mapping of word -> replacement")
+            return {}
+        return {str(k).lower(): "" if v is None else str(v).lower() for k, v in value.items()}
+
+    def words(field: str) -> frozenset[str]:
+        value = data.get(field) or []
+        if not isinstance(value, list):
+            reader.add(data, "lexicon", field, "must be a list of words")
+            return frozenset()
+        return frozenset(str(v).lower() for v in value)
+
+    lexicon = Lexicon(
+        replace=mapping("replace"), phrases=mapping("phrases"), numbers=mapping("numbers"),
+        filler=words("filler"), protected=words("protected"), no_stem=words("no_stem"),
+    )
+    for word in sorted(lexicon.filler & lexicon.protected):
+        reader.add(data, "lexicon", "filler", f"'{word}' is protected and must not be filler")
+    for word, target in sorted(lexicon.replace.items()):
+        if word in lexicon.protected and target != word:
+            reader.add(data, "lexicon", "replace", f"'{word}' is protected and must not change")
+    return lexicon
+
+
+def _load_sources(path: Path, root: Path, problems: list[Problem]) -> dict[str, Source]:
+    reader = _FileReader(path, root, problems)
+    sources: dict[str, Source] = {}
+    for item in reader.entries(reader.load(), "sources"):
+        sid = str(item.get("id", ""))
+        if not _ID_RE.match(sid):
+            reader.add(item, sid, "id", "must be snake_case")
+            continue
+        for key in sorted(set(item) - _SOURCE_FIELDS):
+            reader.add(item, sid, key, "unknown field")
+        if sid in sources:
+            reader.add(item, sid, "id", "duplicate source id")
+        kind = item.get("kind")
+        if kind not in _SOURCE_KINDS:
+            reader.add(item, sid, "kind", f"must be one of {', '.join(_SOURCE_KINDS)}")
+        if item.get("confidence") not in (None, *CONFIDENCE_LEVELS):
+            reader.add(item, sid, "confidence", f"must be one of {', '.join(CONFIDENCE_LEVELS)}")
+        title = _text(reader, item, sid, "title")
+        short = _text(reader, item, sid, "short", limit=60)
+        sources[sid] = Source(
+            id=sid, kind=str(kind), title=title or sid, short=short or sid,
+            publisher=item.get("publisher"), date=_date(reader, item, sid, "date"),
+            url=item.get("url"), note=item.get("note"), confidence=item.get("confidence"),
+        )
+    return sources
+
+
+def _load_topics(path: Path, root: Path, problems: list[Problem]) -> dict[str, Topic]:
+    reader = _FileReader(path, root, problems)
+    topics: dict[str, Topic] = {}
+    for item in reader.entries(reader.load(), "topics"):
+        tid = str(item.get("id", ""))
+        if not _ID_RE.match(tid) or len(tid) > 12:
+            reader.add(item, tid, "id", "must be snake_case, at most 12 characters")
+            continue
+        if tid in topics:
+            reader.add(item, tid, "id", "duplicate topic id")
+        title = _text(reader, item, tid, "title", limit=MAX_TITLE_CHARS)
+        topics[tid] = Topic(id=tid, title=title or tid, hidden=bool(item.get("hidden", False)))
+    return topics
+
+
+def _load_regions(path: Path, root: Path, problems: list[Problem]) -> dict[str, Region]:
+    reader = _FileReader(path, root, problems)
+    regions: dict[str, Region] = {}
+    for item in reader.entries(reader.load(), "regions"):
+        rid = str(item.get("id", ""))
+        if not _ID_RE.match(rid) or len(rid) > 12:
+            reader.add(item, rid, "id", "must be snake_case, at most 12 characters")
+            continue
+        if rid in regions:
+            reader.add(item, rid, "id", "duplicate region id")
+        tz = str(item.get("tz", ""))
+        try:
+            ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            reader.add(item, rid, "tz", f"unknown time zone {tz!r}")
+        regions[rid] = Region(id=rid, name=_text(reader, item, rid, "name") or rid, tz=tz)
+    return regions
+
+
+def _load_pledges(path: Path, root: Path, problems: list[Problem],
+                  sources: dict[str, Source]) -> dict[str, Pledge]:
+    reader = _FileReader(path, root, problems)
+    pledges: dict[str, Pledge] = {}
+    for item in reader.entries(reader.load(), "pledges"):
+        pid = str(item.get("id", ""))
+        points = _strings(reader, item, pid, "points")
+        if not points:
+            reader.add(item, pid, "points", "at least one pledge point is required")
+        cited = _strings(reader, item, pid, "sources")
+        for sid in cited:
+            if sid not in sources:
+                reader.add(item, pid, "sources", f"unknown source id '{sid}'")
+        pledges[pid] = Pledge(
+            id=pid, title=_text(reader, item, pid, "title") or pid,
+            intro=_text(reader, item, pid, "intro") or "", points=points,
+            closing=_text(reader, item, pid, "closing", required=False) or "", sources=cited,
+        )
+    if not pledges and not any(p.file == reader.name for p in problems):
+        reader.add(None, "", "pledges", "at least one pledge is required")
+    return pledges
+
+
+def _load_intent(reader: _FileReader, item: dict[str, Any], topics: dict[str, Topic],
+                 sources: dict[str, Source]) -> Intent | None:
+    iid = str(item.get("id", ""))
+    if not _ID_RE.match(iid) or len(iid) > MAX_ID_CHARS:
+        reader.add(item, iid, "id", f"must be snake_case, at most {MAX_ID_CHARS} characters")
+        return None
+    for key in sorted(set(item) - _INTENT_FIELDS):
+        reader.add(item, iid, key, "unknown field")
+    try:
+        kind = IntentKind(item.get("kind", "answer"))
+    except ValueError:
+        reader.add(item, iid, "kind", "must be answer, smalltalk or redirect")
+        kind = IntentKind.ANSWER
+    title = _text(reader, item, iid, "title", limit=MAX_TITLE_CHARS)
+    answer = _text(reader, item, iid, "answer", limit=MAX_ANSWER_CHARS)
+    topic = item.get("topic")
+    if topic not in topics:
+        reader.add(item, iid, "topic", f"unknown topic '{topic}'")
+    questions = _strings(reader, item, iid, "questions")
+    if len(questions) < (MIN_QUESTIONS if kind is IntentKind.ANSWER else 2):
+        reader.add(item, iid, "questions", f"too few phrasings ({len(questions)})")
+
+    verdict: Verdict | None = None
+    raw_verdict = item.get("verdict")
+    if kind is IntentKind.ANSWER:
+        try:
+            verdict = Verdict(raw_verdict)
+        except ValueError:
+            reader.add(item, iid, "verdict", "must be boleh, dilarang, bersyarat or info")
+    elif raw_verdict is not None:
+        reader.add(item, iid, "verdict", f"a {kind.value} intent must not have a verdict")
+
+    confidence = str(item.get("confidence", "C2"))
+    if confidence not in CONFIDENCE_LEVELS:
+        reader.add(item, iid, "confidence", f"must be one of {', '.join(CONFIDENCE_LEVELS)}")
+    caution = _text(reader, item, iid, "caution", required=False, limit=400)
+    if confidence in ("P", "U") and not caution:
+        reader.add(item, iid, "caution", f"required when confidence is {confidence}")
+
+    basis = _strings(reader, item, iid, "basis")
+    cited = _strings(reader, item, iid, "sources")
+    for sid in cited:
+        if sid not in sources:
+            reader.add(item, iid, "sources", f"unknown source id '{sid}'")
+    if kind is IntentKind.ANSWER:
+        if not cited:
+            reader.add(item, iid, "sources", "an answer must cite at least one source")
+        if not basis:
+            reader.add(item, iid, "basis", "an answer must state its legal basis")
+    for text in basis:
+        if "KASN" in text and "bubar" not in text.lower():
+            reader.add(item, iid, "basis", "KASN was dissolved in 2024; do not refer users to it")
+
+    return Intent(
+        id=iid, title=title or iid, topic=str(topic), kind=kind, questions=questions,
+        answer=answer or "", verdict=verdict, confidence=confidence,
+        keywords=tuple(k.lower() for k in _strings(reader, item, iid, "keywords")),
+        caution=caution, basis=basis,
+        sanction=_text(reader, item, iid, "sanction", required=False, limit=400),
+        sources=cited, related=_strings(reader, item, iid, "related"),
+        reviewed=_date(reader, item, iid, "reviewed"), file=reader.name,
+    )
+
+
+def load_knowledge(root: Path) -> KnowledgeBase:
+    """Load, validate and cross-check the knowledge base in `root`.
+
+    Raises:
+        KnowledgeError: with every problem found, when there is at least one.
+    """
+    problems: list[Problem] = []
+    root = Path(root)
+    lexicon = _load_lexicon(root / "lexicon.yaml", root, problems)
+    sources = _load_sources(root / "sources.yaml", root, problems)
+    topics = _load_topics(root / "topics.yaml", root, problems)
+    pledges = _load_pledges(root / "pledge.yaml", root, problems, sources)
+    regions = _load_regions(root / "regions.yaml", root, problems)
+    normalizer = Normalizer(lexicon)
+
+    intents: dict[str, Intent] = {}
+    files = sorted((root / "intents").glob("*.yaml"))
+    if not files:
+        problems.append(Problem(str(root / "intents"), 0, "", "", "no intent files found"))
+    readers: dict[str, _FileReader] = {}
+    raw_items: dict[str, dict[str, Any]] = {}
+    for path in files:
+        reader = _FileReader(path, root, problems)
+        for item in reader.entries(reader.load(), "intents"):
+            intent = _load_intent(reader, item, topics, sources)
+            if intent is None:
+                continue
+            if intent.id in intents:
+                reader.add(item, intent.id, "id",
+                           f"duplicate intent id (first in {intents[intent.id].file})")
+                continue
+            intents[intent.id] = intent
+            readers[intent.id] = reader
+            raw_items[intent.id] = item
+
+    normalizer.learn_vocabulary(
+        t for i in intents.values() for q in (*i.questions, *i.keywords)
+        for t in normalizer.tokens(q) if t not in lexicon.filler
+    )
+    seen: dict[str, str] = {}
+    for intent in intents.values():
+        reader, item = readers[intent.id], raw_items[intent.id]
+        for rel in intent.related:
+            if rel not in intents:
+                reader.add(item, intent.id, "related", f"unknown intent id '{rel}'")
+            elif rel == intent.id:
+                reader.add(item, intent.id, "related", "an intent cannot be related to itself")
+        for question in intent.questions:
+            key = " ".join(normalizer.terms(question))
+            if not key:
+                reader.add(item, intent.id, "questions",
+                           f"phrasing {question!r} has no matchable words")
+                continue
+            owner = seen.setdefault(key, intent.id)
+            if owner != intent.id:
+                reader.add(item, intent.id, "questions",
+                           f"phrasing {question!r} is also under intent '{owner}'")
+    if problems:
+        raise KnowledgeError(problems)
+    return KnowledgeBase(intents=intents, sources=sources, topics=topics, pledges=pledges,
+                         regions=regions, lexicon=lexicon, normalizer=normalizer)

@@ -1,0 +1,141 @@
+"""Rank intents for a question: IDF-weighted term overlap blended with rapidfuzz similarity.
+
+Everything that depends only on the knowledge base (normalised phrasings, vocabulary, IDF
+weights, postings) is computed once in `Matcher.__init__`; a question costs one normalisation,
+a vocabulary look-up for unknown words, one rapidfuzz pass over all phrasings and a postings walk.
+
+Why a blend: plain WRatio over phrasings rewards the filler every question shares ("asn",
+"boleh", "apakah"), so words that decide the topic (foto, jari, like, deklarasi, kpps, uang …)
+are weighted by inverse intent frequency, and rapidfuzz adds robustness to word order, typos
+and inflections that the term overlap misses.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz, process
+
+from bot.knowledge import KnowledgeBase
+
+
+@dataclass(frozen=True, slots=True)
+class MatchWeights:
+    """Tunable weights of the scoring blend (calibrated with `main.py eval --calibrate`)."""
+
+    term_weight: float = 0.7        # share of the IDF cosine in the blend; the rest is rapidfuzz
+    keyword_bonus: float = 0.08     # added when the question contains one of the intent's keywords
+    typo_cutoff: float = 82.0       # rapidfuzz ratio needed to read an unknown word as a known one
+    fuzzy_candidates: int = 60      # phrasings kept from the rapidfuzz pass
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    """An intent with its score (0..1) and the phrasing that scored best."""
+
+    intent: str
+    score: float
+    phrasing: str
+
+
+class Matcher:
+    """Fuzzy intent ranking over every phrasing of the knowledge base."""
+
+    def __init__(self, kb: KnowledgeBase, weights: MatchWeights | None = None) -> None:
+        self.kb = kb
+        self.weights = weights or MatchWeights()
+        self.normalizer = kb.normalizer
+        owners: list[str] = []
+        strings: list[str] = []
+        term_sets: list[frozenset[str]] = []
+        for intent in kb.intents.values():
+            for question in intent.questions:
+                terms = self.normalizer.terms(question)
+                owners.append(intent.id)
+                strings.append(" ".join(terms))
+                term_sets.append(frozenset(terms))
+        self._owners = owners
+        self._strings = strings
+
+        intent_terms: dict[str, set[str]] = defaultdict(set)
+        for owner, terms in zip(owners, term_sets, strict=True):
+            intent_terms[owner].update(terms)
+        document_frequency: dict[str, int] = defaultdict(int)
+        for terms in intent_terms.values():
+            for term in terms:
+                document_frequency[term] += 1
+        n = len(intent_terms)
+        self._idf = {t: math.log((n + 1) / (df + 0.5)) for t, df in document_frequency.items()}
+        self._unknown_idf = math.log((n + 1) / 0.5)
+        self._vocabulary = sorted(self._idf)
+
+        self._postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        self._norms: list[float] = []
+        for index, terms in enumerate(term_sets):
+            weights = {t: self._idf[t] for t in terms}
+            norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
+            self._norms.append(norm)
+            for term, weight in weights.items():
+                self._postings[term].append((index, weight))
+        self._keywords = {
+            i.id: frozenset(self.normalizer.terms(" ".join(i.keywords))) for i in kb.intents.values()
+        }
+        self._corrections: dict[str, str | None] = {}
+
+    # ---------------------------------------------------------------------------------------
+    def query_terms(self, text: str) -> list[str]:
+        """Normalise a question and read unknown words as the closest known word (typos)."""
+        return [self._correct(t) for t in self.normalizer.terms(text)]
+
+    def _correct(self, term: str) -> str:
+        if term in self._idf or len(term) < 4 or term.isdigit():
+            return term
+        if term not in self._corrections:
+            match = process.extractOne(
+                term, self._vocabulary, scorer=fuzz.ratio, processor=None,
+                score_cutoff=self.weights.typo_cutoff,
+            )
+            if len(self._corrections) > 50_000:
+                self._corrections.clear()
+            self._corrections[term] = match[0] if match else None
+        return self._corrections[term] or term
+
+    def rank(self, text: str, limit: int = 5) -> list[Scored]:
+        """Return the best intents for `text`, best first, one entry per intent."""
+        terms = self.query_terms(text)
+        if not terms:
+            return []
+        query = " ".join(terms)
+        query_weights = {t: self._idf.get(t, self._unknown_idf) for t in set(terms)}
+        query_norm = math.sqrt(sum(w * w for w in query_weights.values())) or 1.0
+
+        cosine: dict[int, float] = defaultdict(float)
+        for term, q_weight in query_weights.items():
+            for index, p_weight in self._postings.get(term, ()):
+                cosine[index] += q_weight * p_weight
+        fuzzy = {
+            index: score / 100.0
+            for _, score, index in process.extract(
+                query, self._strings, scorer=fuzz.token_sort_ratio, processor=None,
+                limit=self.weights.fuzzy_candidates,
+            )
+        }
+        alpha = self.weights.term_weight
+        best: dict[str, tuple[float, int]] = {}
+        for index in cosine.keys() | fuzzy.keys():
+            term_score = cosine.get(index, 0.0) / (query_norm * self._norms[index])
+            score = alpha * term_score + (1 - alpha) * fuzzy.get(index, 0.0)
+            owner = self._owners[index]
+            if owner not in best or score > best[owner][0]:
+                best[owner] = (score, index)
+
+        query_set = set(terms)
+        results = []
+        for owner, (score, index) in best.items():
+            if self._keywords[owner] & query_set:
+                score += self.weights.keyword_bonus
+            results.append(Scored(owner, min(score, 1.0), self._strings[index]))
+        results.sort(key=lambda s: s.score, reverse=True)
+        return results[:limit]

@@ -1,0 +1,136 @@
+"""Value types shared by the core and the channels: knowledge entries and replies."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+MAX_MESSAGE_CHARS = 4096
+
+
+class Verdict(StrEnum):
+    """The verdict an answer opens with."""
+
+    BOLEH = "boleh"
+    DILARANG = "dilarang"
+    BERSYARAT = "bersyarat"
+    INFO = "info"
+
+
+class IntentKind(StrEnum):
+    """What an intent is for: a ruling, chit-chat, or a polite out-of-scope redirect."""
+
+    ANSWER = "answer"
+    SMALLTALK = "smalltalk"
+    REDIRECT = "redirect"
+
+
+class ReplyKind(StrEnum):
+    """The four reply kinds of the answer contract (see DESIGN.md)."""
+
+    ANSWER = "answer"
+    CLARIFY = "clarify"
+    FALLBACK = "fallback"
+    SMALLTALK = "smalltalk"
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A citable source: a seed article, a regulation, a decision or an official statement."""
+
+    id: str
+    kind: str
+    title: str
+    short: str
+    publisher: str | None = None
+    date: dt.date | None = None
+    url: str | None = None
+    note: str | None = None
+    confidence: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    """An entry of the topic menu."""
+
+    id: str
+    title: str
+    hidden: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Region:
+    """A region subscribers choose and broadcasts target (province level)."""
+
+    id: str
+    name: str
+    tz: str
+
+
+@dataclass(frozen=True, slots=True)
+class Intent:
+    """One question the bot knows how to answer, with its phrasings and its answer."""
+
+    id: str
+    title: str
+    topic: str
+    kind: IntentKind
+    questions: tuple[str, ...]
+    answer: str
+    verdict: Verdict | None = None
+    confidence: str = "C2"
+    keywords: tuple[str, ...] = ()
+    caution: str | None = None
+    basis: tuple[str, ...] = ()
+    sanction: str | None = None
+    sources: tuple[str, ...] = ()
+    related: tuple[str, ...] = ()
+    reviewed: dt.date | None = None
+    file: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Pledge:
+    """A variant of the neutrality pledge (ikrar netralitas)."""
+
+    id: str
+    title: str
+    intro: str
+    points: tuple[str, ...]
+    closing: str
+    sources: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """A button: a label and the intent (or action) it stands for."""
+
+    label: str
+    intent: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """What the core decided to say; channels render it, they never decide it."""
+
+    kind: ReplyKind
+    text: str
+    intent: str | None = None
+    verdict: Verdict | None = None
+    confidence: float = 0.0
+    sources: tuple[str, ...] = ()
+    alternatives: tuple[Choice, ...] = ()
+    buttons: tuple[Choice, ...] = field(default=())
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict with the fields of the answer contract."""
+        data = asdict(self)
+        data["kind"] = self.kind.value
+        data["verdict"] = self.verdict.value if self.verdict else None
+        data["confidence"] = round(self.confidence, 4)
+        data["sources"] = list(self.sources)
+        data["alternatives"] = [asdict(c) for c in self.alternatives]
+        data["buttons"] = [asdict(c) for c in self.buttons]
+        return data

@@ -1,0 +1,142 @@
+"""Indonesian text normalisation: case, punctuation, elongation, slang, numbers, light affixes.
+
+The rules are code; the words are data (`knowledge/lexicon.yaml`). Words that decide a verdict
+(`protected` in the lexicon: tidak, boleh, jangan, harus, belum, sudah …) are never dropped.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+_NON_WORD = re.compile(r"[^0-9a-z]+")
+_ELONGATION = re.compile(r"([a-z])\1{2,}")
+_REDUPLICATION = re.compile(r"([a-z]{2,})2([a-z]*)")  # "rame2" -> "rame", "dukung2an" -> "dukungan"
+_LETTER_DIGIT = re.compile(r"(?<=[a-z])(?=[0-9])|(?<=[0-9])(?=[a-z])")
+
+# Affixes tried by the vocabulary-aware stemmer, longest first. A stem is accepted only when
+# it is a word the knowledge base itself uses, so unknown words are left alone.
+_SUFFIXES = ("nya", "lah", "kah", "pun", "kan", "an", "i")
+_PREFIXES = (
+    ("meng", ("", "k")), ("meny", ("s",)), ("mem", ("p", "")), ("men", ("t", "")), ("me", ("",)),
+    ("peng", ("", "k")), ("peny", ("s",)), ("pem", ("p", "")), ("pen", ("t", "")),
+    ("ber", ("",)), ("ter", ("",)), ("di", ("",)), ("ke", ("",)), ("ng", ("", "k")),
+    ("ny", ("s", "")),
+)
+_MIN_STEM = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Lexicon:
+    """Normalisation data loaded from `knowledge/lexicon.yaml`."""
+
+    replace: Mapping[str, str] = field(default_factory=dict)
+    phrases: Mapping[str, str] = field(default_factory=dict)
+    numbers: Mapping[str, str] = field(default_factory=dict)
+    filler: frozenset[str] = frozenset()
+    protected: frozenset[str] = frozenset()
+    no_stem: frozenset[str] = frozenset()
+
+
+class Normalizer:
+    """Turn raw user text into a list of canonical tokens.
+
+    `tokens()` gives every token (filler included) for display and debugging; `terms()` gives
+    the tokens used for matching: filler removed and, once `learn_vocabulary` has run, affixes
+    stripped to a form the knowledge base uses.
+    """
+
+    def __init__(self, lexicon: Lexicon) -> None:
+        self.lexicon = lexicon
+        self._phrases = sorted(
+            ((tuple(k.split()), tuple(v.split())) for k, v in lexicon.phrases.items()),
+            key=lambda kv: -len(kv[0]),
+        )
+        self._vocabulary: frozenset[str] = frozenset()
+        self._stem_cache: dict[str, str] = {}
+
+    # -- raw tokens -------------------------------------------------------------------------
+    def clean(self, text: str) -> str:
+        """Lower-case, fold accents and punctuation, collapse elongations and reduplication."""
+        text = unicodedata.normalize("NFKC", text).casefold()
+        text = "".join(
+            ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch)
+        )
+        text = _NON_WORD.sub(" ", text)
+        text = _ELONGATION.sub(r"\1", text)
+        text = _REDUPLICATION.sub(r"\1\2", text)
+        text = _LETTER_DIGIT.sub(" ", text)
+        return " ".join(text.split())
+
+    def tokens(self, text: str) -> list[str]:
+        """Return canonical tokens: slang replaced, phrases joined, number words as digits."""
+        out: list[str] = []
+        for raw in self.clean(text).split():
+            replaced = self.lexicon.replace.get(raw, raw)
+            for token in replaced.split():
+                out.append(self.lexicon.numbers.get(token, token))
+        return self._apply_phrases(out)
+
+    def _apply_phrases(self, tokens: list[str]) -> list[str]:
+        if not self._phrases:
+            return tokens
+        out: list[str] = []
+        i = 0
+        while i < len(tokens):
+            for source, target in self._phrases:
+                if tuple(tokens[i : i + len(source)]) == source:
+                    out.extend(target)
+                    i += len(source)
+                    break
+            else:
+                out.append(tokens[i])
+                i += 1
+        return out
+
+    # -- matching terms ---------------------------------------------------------------------
+    def terms(self, text: str) -> list[str]:
+        """Return the tokens used for matching (filler dropped, affixes stripped)."""
+        filler = self.lexicon.filler
+        return [self.stem(t) for t in self.tokens(text) if t not in filler]
+
+    def learn_vocabulary(self, words: Iterable[str]) -> None:
+        """Set the words the stemmer may reduce to (the knowledge base's own tokens)."""
+        self._vocabulary = frozenset(words)
+        self._stem_cache.clear()
+
+    def stem(self, token: str) -> str:
+        """Strip affixes only when the result is a word the knowledge base uses."""
+        cached = self._stem_cache.get(token)
+        if cached is not None:
+            return cached
+        result = token
+        if (
+            self._vocabulary
+            and len(token) > _MIN_STEM + 1
+            and not token.isdigit()
+            and token not in self.lexicon.no_stem
+            and token not in self.lexicon.protected
+        ):
+            known = [c for c in self._candidates(token) if c in self._vocabulary]
+            if known:
+                result = min(known, key=len)
+        if len(self._stem_cache) < 50_000:
+            self._stem_cache[token] = result
+        return result
+
+    @staticmethod
+    def _candidates(token: str) -> list[str]:
+        bases = [token]
+        for suffix in _SUFFIXES:
+            for base in list(bases):
+                if base.endswith(suffix) and len(base) - len(suffix) >= _MIN_STEM:
+                    bases.append(base[: -len(suffix)])
+        out = list(bases)
+        for base in bases:
+            for prefix, restores in _PREFIXES:
+                if base.startswith(prefix) and len(base) - len(prefix) >= _MIN_STEM - 1:
+                    rest = base[len(prefix) :]
+                    out.extend(r + rest for r in restores if len(r + rest) >= _MIN_STEM)
+        return out[1:]
