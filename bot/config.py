@@ -1,4 +1,4 @@
-"""Validated settings from the environment (and an optional `.env` file); secrets stay out of logs."""
+"""Validated settings from the environment and an optional `.env` file; secrets stay out of logs."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ class Settings:
     telegram_base_url: str | None = None
     webhook_url: str | None = None
     webhook_secret: str | None = field(default=None, repr=False)
-    webhook_listen: str = "0.0.0.0"  # noqa: S104 - the webhook server must accept external traffic
+    webhook_listen: str = "0.0.0.0"
     webhook_port: int = 8443
     admin_ids: frozenset[int] = frozenset()
     timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Jakarta"))
@@ -106,7 +106,7 @@ def load_settings(
         telegram_base_url=text("TELEGRAM_BASE_URL"),
         webhook_url=webhook_url,
         webhook_secret=webhook_secret,
-        webhook_listen=text("WEBHOOK_LISTEN") or "0.0.0.0",  # noqa: S104
+        webhook_listen=text("WEBHOOK_LISTEN") or "0.0.0.0",
         webhook_port=int(number("WEBHOOK_PORT", 8443)),
         admin_ids=frozenset(admin_ids),
         timezone=timezone,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import datetime as dt
+from dataclasses import dataclass, replace
 
 from bot import replies
+from bot.calendar import format_date
 from bot.knowledge import KnowledgeBase
 from bot.matcher import Matcher, Scored
 from bot.models import MAX_MESSAGE_CHARS, Choice, Intent, IntentKind, Reply, ReplyKind, Verdict
@@ -19,11 +21,11 @@ TOPIC_PREFIX = "topic:"        # a button that opens a topic
 class Policy:
     """Decision thresholds, calibrated with `main.py eval --calibrate` (see README)."""
 
-    answer_threshold: float = 0.5
-    margin: float = 0.04
-    clarify_threshold: float = 0.36
+    answer_threshold: float = 0.48
+    margin: float = 0.03
+    clarify_threshold: float = 0.28
     clarify_window: float = 0.12
-    unsafe_boleh_margin: float = 0.1
+    unsafe_boleh_margin: float = 0.06
     max_choices: int = 3
 
 
@@ -52,12 +54,17 @@ class Dialogue:
             return Reply(kind=ReplyKind.FALLBACK, text=replies.EMPTY_INPUT,
                          buttons=self._topic_buttons())
         truncated = len(text) > MAX_INPUT_CHARS
+        if not self.matcher.query_terms(text[:MAX_INPUT_CHARS]):
+            # Only filler ("mau tanya dong min"), emoji or another script: invite the question.
+            return Reply(kind=ReplyKind.SMALLTALK, text=replies.EMPTY_INPUT,
+                         buttons=self._topic_buttons())
         ranked = self.matcher.rank(text[:MAX_INPUT_CHARS])
         reply = self._decide(ranked)
         if (reply.kind in (ReplyKind.FALLBACK, ReplyKind.CLARIFY) and reply.intent is None
                 and context and context.last_text
                 and len(self.matcher.query_terms(text)) <= FOLLOW_UP_MAX_TERMS):
-            combined = self._decide(self.matcher.rank(f"{context.last_text} {text}"[:MAX_INPUT_CHARS]))
+            joined = f"{context.last_text} {text}"[:MAX_INPUT_CHARS]
+            combined = self._decide(self.matcher.rank(joined))
             if combined.kind is ReplyKind.ANSWER:
                 reply = combined
         if context is not None and reply.kind is ReplyKind.ANSWER:
@@ -71,18 +78,19 @@ class Dialogue:
         if not ranked or ranked[0].score < policy.clarify_threshold:
             return self.fallback()
         top = ranked[0]
-        runner_up = ranked[1].score if len(ranked) > 1 else 0.0
         intent = self.kb.intents[top.intent]
+        # Only a runner-up that would say something different (another verdict) must be beaten
+        # by the margin; a near-tie between two answers with the same verdict is still answered.
+        runner_up = next((s.score for s in ranked[1:]
+                          if self.kb.intents[s.intent].verdict != intent.verdict), 0.0)
         close = [s for s in ranked[1:] if s.score >= top.score - policy.clarify_window
                  and s.score >= policy.clarify_threshold]
-        if top.score >= policy.answer_threshold and top.score - runner_up >= policy.margin:
-            if not self._unsafe_boleh(intent, ranked):
-                return self.reply_for(intent, confidence=top.score, also=close[:1])
-        if not close:
-            if top.score >= policy.answer_threshold:
-                return self.reply_for(intent, confidence=top.score)
-            return self.fallback()
-        return self._clarify([top, *close][: policy.max_choices])
+        if (top.score >= policy.answer_threshold and top.score - runner_up >= policy.margin
+                and not self._unsafe_boleh(intent, ranked)):
+            return self.reply_for(intent, confidence=top.score, also=close[:1])
+        if close:
+            return self._clarify([top, *close][: policy.max_choices])
+        return self.fallback()
 
     def _unsafe_boleh(self, intent: Intent, ranked: list[Scored]) -> bool:
         """A 'boleh' must not win narrowly over a 'dilarang' or 'bersyarat' reading."""
@@ -157,6 +165,18 @@ class Dialogue:
         return Reply(kind=ReplyKind.SMALLTALK,
                      text=replies.TOPIC_HEADER.format(title=topic.title), buttons=buttons)
 
+    def schedule(self, today: dt.date, limit: int = 6) -> Reply:
+        """Upcoming election stages from the calendar (or the latest ones if none is planned)."""
+        calendar = self.kb.calendar
+        stages = calendar.upcoming(today)[:limit]
+        header = replies.SCHEDULE_UPCOMING
+        if not stages:
+            stages, header = calendar.latest(today), replies.SCHEDULE_NONE
+        lines = [replies.render_stage(e.name, s.name, format_date(s.start), format_date(s.end))
+                 for e, s in stages]
+        text = "\n\n".join([header, "\n".join(lines), replies.SCHEDULE_FOOTER])
+        return Reply(kind=ReplyKind.SMALLTALK, text=text)
+
     def pledge_text(self) -> str:
         """The default pledge text."""
         return replies.render_pledge(self.kb.pledge)
@@ -167,6 +187,4 @@ class Dialogue:
 
 
 def _with_text(reply: Reply, text: str) -> Reply:
-    from dataclasses import replace
-
     return replace(reply, text=text[:MAX_MESSAGE_CHARS])

@@ -113,7 +113,8 @@ class EvalReport:
 
     @property
     def clarify_pct(self) -> float:
-        return self._pct(sum(o.reply.kind is ReplyKind.CLARIFY for o in self._in()), len(self._in()))
+        return self._pct(sum(o.reply.kind is ReplyKind.CLARIFY for o in self._in()),
+                         len(self._in()))
 
     @property
     def fallback_pct(self) -> float:
@@ -207,7 +208,8 @@ def kfold(kb: KnowledgeBase, k: int = 5, seed: int = 7) -> KFoldReport:
                 report.top1 += 1
             else:
                 report.confusions[(truth, predicted)] += 1
-            if predicted in kb.intents and kb.intents[predicted].verdict == kb.intents[truth].verdict:
+            verdict = kb.intents[predicted].verdict if predicted in kb.intents else None
+            if verdict == kb.intents[truth].verdict:
                 report.same_verdict += 1
     return report
 

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from bot.calendar import Calendar, Election, ReminderRule, Stage
 from bot.models import Intent, IntentKind, Pledge, Region, Source, Topic, Verdict
 from bot.normalize import Lexicon, Normalizer
 
@@ -65,6 +66,7 @@ class KnowledgeBase:
     topics: dict[str, Topic]
     pledges: dict[str, Pledge]
     regions: dict[str, Region]
+    calendar: Calendar
     lexicon: Lexicon
     normalizer: Normalizer
 
@@ -109,12 +111,14 @@ class _FileReader:
         self.name = str(path.relative_to(root.parent)) if root.parent in path.parents else str(path)
         self.problems = problems
         self.loader: _LineLoader | None = None
+        self.failed = False
 
     def load(self) -> Any:
         try:
             text = self.path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             self.add(None, "", "", f"cannot read file: {exc}")
+            self.failed = True
             return None
         loader = _LineLoader(text)
         try:
@@ -123,6 +127,7 @@ class _FileReader:
             mark = getattr(exc, "problem_mark", None)
             line = mark.line + 1 if mark else 0
             self.problems.append(Problem(self.name, line, "", "", f"invalid YAML: {exc}"))
+            self.failed = True
             return None
         finally:
             loader.dispose()
@@ -141,6 +146,8 @@ class _FileReader:
         self.problems.append(Problem(self.name, line, entry, field, reason))
 
     def entries(self, data: Any, key: str) -> Iterator[dict[str, Any]]:
+        if self.failed:
+            return
         if not isinstance(data, dict) or not isinstance(data.get(key), list):
             self.add(data, "", key, f"top-level key '{key}:' with a list is required")
             return
@@ -171,10 +178,19 @@ def _strings(reader: _FileReader, item: dict[str, Any], entry: str, field: str) 
     value = item.get(field, [])
     if value is None:
         return ()
-    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-        reader.add(item, entry, field, "must be a list of non-empty strings")
+    if not isinstance(value, list):
+        reader.add(item, entry, field, "must be a list")
         return ()
-    return tuple(" ".join(v.split()) for v in value)
+    out = []
+    for n, v in enumerate(value, start=1):
+        if isinstance(v, int | float) and not isinstance(v, bool):
+            v = str(v)
+        if not isinstance(v, str) or not v.strip():
+            hint = " (quote text that contains ': ')" if isinstance(v, dict) else ""
+            reader.add(item, entry, field, f"item {n} must be non-empty text{hint}")
+            continue
+        out.append(" ".join(v.split()))
+    return tuple(out)
 
 
 def _date(reader: _FileReader, item: dict[str, Any], entry: str, field: str) -> dt.date | None:
@@ -282,6 +298,84 @@ def _load_regions(path: Path, root: Path, problems: list[Problem]) -> dict[str, 
     return regions
 
 
+def _load_calendar(path: Path, root: Path, problems: list[Problem], sources: dict[str, Source],
+                   regions: dict[str, Region]) -> Calendar:
+    reader = _FileReader(path, root, problems)
+    data = reader.load()
+    if not isinstance(data, dict):
+        if data is not None:
+            reader.add(data, "", "", "must be a mapping with messages, reminders and elections")
+        return Calendar()
+    messages = data.get("messages") or {}
+    if not isinstance(messages, dict) or not all(isinstance(v, str) for v in messages.values()):
+        reader.add(data, "", "messages", "must map message ids to text")
+        messages = {}
+    messages = {str(k): " ".join(v.split()) for k, v in messages.items()}
+    for mid, text in messages.items():
+        try:
+            text.format(election="x", stage_start="x", stage_end="x")
+        except (KeyError, IndexError, ValueError) as exc:
+            reader.add(data, mid, "messages",
+                       f"unknown placeholder {exc}; "
+                       "use {election}, {stage_start} or {stage_end}")
+
+    elections: list[Election] = []
+    for item in reader.entries(data, "elections"):
+        eid = str(item.get("id", ""))
+        if not _ID_RE.match(eid):
+            reader.add(item, eid, "id", "must be snake_case")
+            continue
+        if any(e.id == eid for e in elections):
+            reader.add(item, eid, "id", "duplicate election id")
+        stages: list[Stage] = []
+        for stage in item.get("stages") or []:
+            sid = str(stage.get("id", "")) if isinstance(stage, dict) else ""
+            start = _date(reader, stage, f"{eid}.{sid}", "start") if sid else None
+            end = _date(reader, stage, f"{eid}.{sid}", "end") if sid else None
+            if not (sid and start and end and isinstance(stage.get("name"), str)):
+                reader.add(stage if isinstance(stage, dict) else item, f"{eid}.{sid}", "stages",
+                           "each stage needs id, name, start and end dates")
+                continue
+            if end < start:
+                reader.add(stage, f"{eid}.{sid}", "end", "ends before it starts")
+            stages.append(Stage(sid, stage["name"], start, end))
+        if not stages:
+            reader.add(item, eid, "stages", "at least one stage is required")
+        election_regions = _strings(reader, item, eid, "regions")
+        for rid in election_regions:
+            if rid not in regions:
+                reader.add(item, eid, "regions", f"unknown region id '{rid}'")
+        cited = _strings(reader, item, eid, "sources")
+        for sid in cited:
+            if sid not in sources:
+                reader.add(item, eid, "sources", f"unknown source id '{sid}'")
+        elections.append(Election(eid, _text(reader, item, eid, "name") or eid, tuple(stages),
+                                  election_regions, cited))
+
+    stage_ids = {s.id for e in elections for s in e.stages}
+    rules: list[ReminderRule] = []
+    for item in reader.entries(data, "reminders"):
+        rid = str(item.get("id", ""))
+        if item.get("stage") not in stage_ids:
+            reader.add(item, rid, "stage", f"no election has a stage '{item.get('stage')}'")
+        if item.get("message") not in messages:
+            reader.add(item, rid, "message", f"unknown message '{item.get('message')}'")
+        try:
+            hour, minute = (int(x) for x in str(item.get("time", "")).split(":"))
+            at = dt.time(hour, minute)
+        except ValueError:
+            reader.add(item, rid, "time", f"must be HH:MM, got {item.get('time')!r}")
+            continue
+        offset, every = item.get("offset_days", 0), item.get("every_days")
+        if not isinstance(offset, int) or (every is not None and (
+                not isinstance(every, int) or every < 1)):
+            reader.add(item, rid, "offset_days", "offset_days and every_days must be whole days")
+            continue
+        rules.append(ReminderRule(rid, str(item.get("stage")), offset, at,
+                                  str(item.get("message")), every))
+    return Calendar(tuple(elections), tuple(rules), messages)
+
+
 def _load_pledges(path: Path, root: Path, problems: list[Problem],
                   sources: dict[str, Source]) -> dict[str, Pledge]:
     reader = _FileReader(path, root, problems)
@@ -300,7 +394,7 @@ def _load_pledges(path: Path, root: Path, problems: list[Problem],
             intro=_text(reader, item, pid, "intro") or "", points=points,
             closing=_text(reader, item, pid, "closing", required=False) or "", sources=cited,
         )
-    if not pledges and not any(p.file == reader.name for p in problems):
+    if not pledges and not reader.failed:
         reader.add(None, "", "pledges", "at least one pledge is required")
     return pledges
 
@@ -382,6 +476,7 @@ def load_knowledge(root: Path) -> KnowledgeBase:
     topics = _load_topics(root / "topics.yaml", root, problems)
     pledges = _load_pledges(root / "pledge.yaml", root, problems, sources)
     regions = _load_regions(root / "regions.yaml", root, problems)
+    calendar = _load_calendar(root / "calendar.yaml", root, problems, sources, regions)
     normalizer = Normalizer(lexicon)
 
     intents: dict[str, Intent] = {}
@@ -429,4 +524,4 @@ def load_knowledge(root: Path) -> KnowledgeBase:
     if problems:
         raise KnowledgeError(problems)
     return KnowledgeBase(intents=intents, sources=sources, topics=topics, pledges=pledges,
-                         regions=regions, lexicon=lexicon, normalizer=normalizer)
+                         regions=regions, calendar=calendar, lexicon=lexicon, normalizer=normalizer)

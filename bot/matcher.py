@@ -25,9 +25,12 @@ from bot.knowledge import KnowledgeBase
 class MatchWeights:
     """Tunable weights of the scoring blend (calibrated with `main.py eval --calibrate`)."""
 
-    term_weight: float = 0.7        # share of the IDF cosine in the blend; the rest is rapidfuzz
+    cosine: float = 0.3             # IDF cosine between the question and the best phrasing
+    coverage: float = 0.0           # share of that phrasing's weight the question covers
+    intent_coverage: float = 0.45   # share of the question's weight the intent's words explain
+    fuzzy: float = 0.3              # rapidfuzz token_sort_ratio with the phrasing
     keyword_bonus: float = 0.08     # added when the question contains one of the intent's keywords
-    typo_cutoff: float = 82.0       # rapidfuzz ratio needed to read an unknown word as a known one
+    typo_cutoff: float = 85.0       # rapidfuzz ratio needed to read an unknown word as a known one
     fuzzy_candidates: int = 60      # phrasings kept from the rapidfuzz pass
 
 
@@ -66,6 +69,7 @@ class Matcher:
         for terms in intent_terms.values():
             for term in terms:
                 document_frequency[term] += 1
+        self._intent_terms = {k: frozenset(v) for k, v in intent_terms.items()}
         n = len(intent_terms)
         self._idf = {t: math.log((n + 1) / (df + 0.5)) for t, df in document_frequency.items()}
         self._unknown_idf = math.log((n + 1) / 0.5)
@@ -80,7 +84,8 @@ class Matcher:
             for term, weight in weights.items():
                 self._postings[term].append((index, weight))
         self._keywords = {
-            i.id: frozenset(self.normalizer.terms(" ".join(i.keywords))) for i in kb.intents.values()
+            i.id: frozenset(self.normalizer.terms(" ".join(i.keywords)))
+            for i in kb.intents.values()
         }
         self._corrections: dict[str, str | None] = {}
 
@@ -90,7 +95,7 @@ class Matcher:
         return [self._correct(t) for t in self.normalizer.terms(text)]
 
     def _correct(self, term: str) -> str:
-        if term in self._idf or len(term) < 4 or term.isdigit():
+        if term in self._idf or len(term) < 5 or term.isdigit():
             return term
         if term not in self._corrections:
             match = process.extractOne(
@@ -122,20 +127,25 @@ class Matcher:
                 limit=self.weights.fuzzy_candidates,
             )
         }
-        alpha = self.weights.term_weight
+        w = self.weights
         best: dict[str, tuple[float, int]] = {}
         for index in cosine.keys() | fuzzy.keys():
-            term_score = cosine.get(index, 0.0) / (query_norm * self._norms[index])
-            score = alpha * term_score + (1 - alpha) * fuzzy.get(index, 0.0)
+            dot, norm = cosine.get(index, 0.0), self._norms[index]
+            score = (w.cosine * dot / (query_norm * norm) + w.coverage * dot / (norm * norm)
+                     + w.fuzzy * fuzzy.get(index, 0.0))
             owner = self._owners[index]
             if owner not in best or score > best[owner][0]:
                 best[owner] = (score, index)
 
         query_set = set(terms)
+        query_weight = query_norm * query_norm
         results = []
         for owner, (score, index) in best.items():
+            vocabulary = self._intent_terms[owner]
+            explained = sum(q * q for t, q in query_weights.items() if t in vocabulary)
+            score += w.intent_coverage * explained / query_weight
             if self._keywords[owner] & query_set:
-                score += self.weights.keyword_bonus
+                score += w.keyword_bonus
             results.append(Scored(owner, min(score, 1.0), self._strings[index]))
         results.sort(key=lambda s: s.score, reverse=True)
         return results[:limit]

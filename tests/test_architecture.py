@@ -1,0 +1,44 @@
+"""The dependency rule: only channels import a transport; only the scheduler imports APScheduler."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from tests.conftest import ROOT
+
+BOT = ROOT / "bot"
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_core_never_imports_a_transport() -> None:
+    offenders = [
+        str(p.relative_to(ROOT)) for p in BOT.rglob("*.py")
+        if "channels" not in p.parts and _imports(p) & {"telegram", "httpx", "tornado"}
+    ]
+    assert offenders == []
+
+
+def test_only_the_scheduler_imports_apscheduler() -> None:
+    offenders = [str(p.relative_to(ROOT)) for p in BOT.rglob("*.py")
+                 if p.name != "scheduler.py" and "apscheduler" in _imports(p)]
+    assert offenders == []
+
+
+def test_nothing_reads_the_environment_at_import_time() -> None:
+    for path in BOT.rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in tree.body:
+            if isinstance(node, ast.Assign | ast.AnnAssign | ast.Expr):
+                assert "os.environ" not in ast.unparse(node), path
+                assert "getenv" not in ast.unparse(node), path

@@ -1,0 +1,66 @@
+"""Normalisation: case, punctuation, elongation, slang, numbers, protected words, affixes."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.normalize import Lexicon, Normalizer
+
+
+@pytest.fixture
+def normalizer() -> Normalizer:
+    lexicon = Lexicon(
+        replace={"gak": "tidak", "ga": "tidak", "yg": "yang", "pns": "asn", "cagub": "calon",
+                 "ig": "instagram", "bgt": "banget", "gmn": "gimana"},
+        phrases={"pasangan calon": "paslon", "tim sukses": "timses"},
+        numbers={"dua": "2", "tiga": "3"},
+        filler=frozenset({"yang", "sih", "min", "gimana"}),
+        protected=frozenset({"tidak", "boleh", "jangan", "harus", "belum", "sudah"}),
+        no_stem=frozenset({"pasangan"}),
+    )
+    n = Normalizer(lexicon)
+    n.learn_vocabulary(["foto", "posting", "pilih", "ikut", "dukung", "pasang", "sebar"])
+    return n
+
+
+def test_case_punctuation_and_elongation(normalizer: Normalizer) -> None:
+    assert normalizer.tokens("BOLEHHH gak sih?!!") == ["boleh", "tidak", "sih"]
+
+
+def test_slang_and_abbreviations(normalizer: Normalizer) -> None:
+    assert normalizer.tokens("pns yg like ig cagub gmn") == [
+        "asn", "yang", "like", "instagram", "calon", "gimana"]
+
+
+def test_phrases_are_joined(normalizer: Normalizer) -> None:
+    assert normalizer.tokens("foto dengan pasangan calon dan tim sukses") == [
+        "foto", "dengan", "paslon", "dan", "timses"]
+
+
+def test_number_words_and_digits_split_from_letters(normalizer: Normalizer) -> None:
+    assert normalizer.tokens("pose dua jari") == ["pose", "2", "jari"]
+    assert normalizer.tokens("angkat3jari") == ["angkat", "3", "jari"]
+
+
+def test_reduplication_marker(normalizer: Normalizer) -> None:
+    assert normalizer.tokens("bagi2 sembako rame2") == ["bagi", "sembako", "rame"]
+
+
+def test_verdict_words_are_never_dropped(normalizer: Normalizer) -> None:
+    terms = normalizer.terms("sudah boleh belum, jangan, harus, gak sih min")
+    for word in ("sudah", "boleh", "belum", "jangan", "harus", "tidak"):
+        assert word in terms
+    assert "sih" not in terms and "min" not in terms
+
+
+def test_stemming_only_to_known_words(normalizer: Normalizer) -> None:
+    assert normalizer.terms("memposting postingan diposting") == ["posting"] * 3
+    assert normalizer.terms("memilih pilihan") == ["pilih", "pilih"]
+    assert normalizer.terms("mengikuti dukungan menyebarkan") == ["ikut", "dukung", "sebar"]
+    # unknown words stay as they are; protected and no_stem words are not stemmed
+    assert normalizer.terms("rendang pasangan") == ["rendang", "pasangan"]
+
+
+def test_accents_emoji_and_other_scripts(normalizer: Normalizer) -> None:
+    assert normalizer.tokens("fóto 🙏🙏") == ["foto"]
+    assert normalizer.tokens("选举 выборы") == []
