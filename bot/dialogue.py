@@ -54,11 +54,11 @@ class Dialogue:
             return Reply(kind=ReplyKind.FALLBACK, text=replies.EMPTY_INPUT,
                          buttons=self._topic_buttons())
         truncated = len(text) > MAX_INPUT_CHARS
-        if not self.matcher.query_terms(text[:MAX_INPUT_CHARS]):
+        ranked = self.matcher.rank(text[:MAX_INPUT_CHARS])
+        if not ranked:
             # Only filler ("mau tanya dong min"), emoji or another script: invite the question.
             return Reply(kind=ReplyKind.SMALLTALK, text=replies.EMPTY_INPUT,
                          buttons=self._topic_buttons())
-        ranked = self.matcher.rank(text[:MAX_INPUT_CHARS])
         reply = self._decide(ranked)
         if (reply.kind in (ReplyKind.FALLBACK, ReplyKind.CLARIFY) and reply.intent is None
                 and context and context.last_text

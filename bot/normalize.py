@@ -50,10 +50,12 @@ class Normalizer:
 
     def __init__(self, lexicon: Lexicon) -> None:
         self.lexicon = lexicon
-        self._phrases = sorted(
-            ((tuple(k.split()), tuple(v.split())) for k, v in lexicon.phrases.items()),
-            key=lambda kv: -len(kv[0]),
-        )
+        # Phrases indexed by their first word, longest first, so a token costs one dict look-up.
+        self._phrases: dict[str, list[tuple[tuple[str, ...], tuple[str, ...]]]] = {}
+        for key, value in sorted(lexicon.phrases.items(), key=lambda kv: -len(kv[0].split())):
+            words = tuple(key.split())
+            if words:
+                self._phrases.setdefault(words[0], []).append((words, tuple(value.split())))
         self._vocabulary: frozenset[str] = frozenset()
         self._stem_cache: dict[str, str] = {}
 
@@ -85,7 +87,7 @@ class Normalizer:
         out: list[str] = []
         i = 0
         while i < len(tokens):
-            for source, target in self._phrases:
+            for source, target in self._phrases.get(tokens[i], ()):
                 if tuple(tokens[i : i + len(source)]) == source:
                     out.extend(target)
                     i += len(source)
