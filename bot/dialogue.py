@@ -25,7 +25,8 @@ class Policy:
     margin: float = 0.03
     clarify_threshold: float = 0.28
     clarify_window: float = 0.12
-    unsafe_boleh_margin: float = 0.06
+    unsafe_boleh_margin: float = 0.15
+    boleh_extra: float = 0.05
     max_choices: int = 3
 
 
@@ -85,9 +86,17 @@ class Dialogue:
                           if self.kb.intents[s.intent].verdict != intent.verdict), 0.0)
         close = [s for s in ranked[1:] if s.score >= top.score - policy.clarify_window
                  and s.score >= policy.clarify_threshold]
-        if (top.score >= policy.answer_threshold and top.score - runner_up >= policy.margin
-                and not self._unsafe_boleh(intent, ranked)):
+        confident = top.score >= policy.answer_threshold and top.score - runner_up >= policy.margin
+        if confident and not self._unsafe_boleh(intent, ranked):
             return self.reply_for(intent, confidence=top.score, also=close[:1])
+        if confident:
+            # An unsure "boleh": let the user pick between it and the nearest stricter readings.
+            stricter = [s for s in ranked[1:]
+                        if self.kb.intents[s.intent].verdict in (Verdict.DILARANG,
+                                                                 Verdict.BERSYARAT)]
+            if not stricter:
+                return self.reply_for(intent, confidence=top.score)
+            return self._clarify([top, *stricter][: policy.max_choices])
         if close:
             return self._clarify([top, *close][: policy.max_choices])
         return self.fallback()
@@ -97,6 +106,8 @@ class Dialogue:
         if intent.verdict is not Verdict.BOLEH:
             return False
         top = ranked[0].score
+        if top < self.policy.answer_threshold + self.policy.boleh_extra:
+            return True
         for other in ranked[1:]:
             if top - other.score >= self.policy.unsafe_boleh_margin:
                 break
