@@ -173,20 +173,26 @@ class KFoldReport:
     total: int = 0
     top1: int = 0
     same_verdict: int = 0
+    clarified: int = 0
+    harmful: int = 0
     confusions: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     def lines(self, most: int = 10) -> list[str]:
-        out = [f"k-fold over KB phrasings: {self.total} held out, "
-               f"top-1 intent {100.0 * self.top1 / max(self.total, 1):.1f}%, "
-               f"same verdict {100.0 * self.same_verdict / max(self.total, 1):.1f}%"]
+        def pct(n: int) -> str:
+            return f"{100.0 * n / max(self.total, 1):.1f}%"
+
+        out = [f"k-fold over KB phrasings: {self.total} held out, top-1 intent {pct(self.top1)}, "
+               f"reply with the right verdict {pct(self.same_verdict)}, "
+               f"clarify {pct(self.clarified)}, harmful (boleh for dilarang) {self.harmful}"]
         if self.confusions:
             out.append("most confused (true -> predicted):")
             out += [f"  {n:3d}  {a} -> {b}" for (a, b), n in self.confusions.most_common(most)]
         return out
 
 
-def kfold(kb: KnowledgeBase, k: int = 5, seed: int = 7) -> KFoldReport:
-    """Hold out each fold of phrasings, index the rest, and predict the held-out ones."""
+def kfold(kb: KnowledgeBase, k: int = 5, seed: int = 7,
+          policy: Policy | None = None) -> KFoldReport:
+    """Hold out each fold of phrasings, index the rest, and answer the held-out ones."""
     pairs = [(i.id, q) for i in kb.intents.values() for q in i.questions]
     random.Random(seed).shuffle(pairs)
     report = KFoldReport()
@@ -198,19 +204,21 @@ def kfold(kb: KnowledgeBase, k: int = 5, seed: int = 7) -> KFoldReport:
                 keep[intent_id].append(q)
         intents = {iid: replace(i, questions=tuple(keep[iid]) or i.questions[:1])
                    for iid, i in kb.intents.items()}
-        matcher = Matcher(replace(kb, intents=intents))
+        fold_kb = replace(kb, intents=intents)
+        dialogue = Dialogue(fold_kb, Matcher(fold_kb), policy)
         for n in held:
             truth, q = pairs[n]
-            ranked = matcher.rank(q, limit=1)
+            ranked = dialogue.matcher.rank(q)
             predicted = ranked[0].intent if ranked else "-"
+            reply = dialogue._decide(ranked) if ranked else dialogue.fallback()
+            expected = kb.intents[truth].verdict
             report.total += 1
-            if predicted == truth:
-                report.top1 += 1
-            else:
+            report.top1 += predicted == truth
+            if predicted != truth:
                 report.confusions[(truth, predicted)] += 1
-            verdict = kb.intents[predicted].verdict if predicted in kb.intents else None
-            if verdict == kb.intents[truth].verdict:
-                report.same_verdict += 1
+            report.same_verdict += reply.verdict == expected
+            report.clarified += reply.kind is ReplyKind.CLARIFY
+            report.harmful += expected is Verdict.DILARANG and reply.verdict is Verdict.BOLEH
     return report
 
 
