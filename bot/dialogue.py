@@ -25,6 +25,7 @@ class Policy:
     margin: float = 0.03
     clarify_threshold: float = 0.28
     clarify_window: float = 0.12
+    lead_margin: float = 0.08
     unsafe_boleh_margin: float = 0.15
     boleh_extra: float = 0.05
     max_choices: int = 3
@@ -86,7 +87,9 @@ class Dialogue:
                           if self.kb.intents[s.intent].verdict != intent.verdict), 0.0)
         close = [s for s in ranked[1:] if s.score >= top.score - policy.clarify_window
                  and s.score >= policy.clarify_threshold]
-        confident = top.score >= policy.answer_threshold and top.score - runner_up >= policy.margin
+        second = ranked[1].score if len(ranked) > 1 else 0.0
+        confident = (top.score >= policy.answer_threshold and top.score - runner_up >= policy.margin
+                     ) or top.score - second >= policy.lead_margin
         if confident and not self._unsafe_boleh(intent, ranked):
             return self.reply_for(intent, confidence=top.score, also=close[:1])
         if confident:
