@@ -21,13 +21,13 @@ TOPIC_PREFIX = "topic:"        # a button that opens a topic
 class Policy:
     """Decision thresholds, calibrated with `main.py eval --calibrate` (see README)."""
 
-    answer_threshold: float = 0.48
-    margin: float = 0.03
-    clarify_threshold: float = 0.28
-    clarify_window: float = 0.12
-    lead_margin: float = 0.08
-    unsafe_boleh_margin: float = 0.15
-    boleh_extra: float = 0.05
+    answer_threshold: float = 0.48     # answer at or above this score …
+    margin: float = 0.03               # … when ahead of any differently-judged intent by this
+    clarify_threshold: float = 0.28    # below this: honest fallback
+    clarify_window: float = 0.12       # intents this close to the top are offered as choices
+    lead_margin: float = 0.08          # a lead this large answers even below the threshold
+    unsafe_boleh_margin: float = 0.15  # "boleh" must lead any stricter reading by this …
+    boleh_extra: float = 0.05          # … and score this much above the answer threshold
     max_choices: int = 3
 
 

@@ -158,6 +158,21 @@ class _FileReader:
             yield item
 
 
+def _identified(reader: _FileReader, data: Any, key: str, what: str,
+                max_len: int = MAX_ID_CHARS) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Yield (id, entry) for the entries under `key` whose id is valid and not a duplicate."""
+    seen: set[str] = set()
+    for item in reader.entries(data, key):
+        eid = str(item.get("id", ""))
+        if not _ID_RE.match(eid) or len(eid) > max_len:
+            reader.add(item, eid, "id", f"must be snake_case, at most {max_len} characters")
+        elif eid in seen:
+            reader.add(item, eid, "id", f"duplicate {what} id")
+        else:
+            seen.add(eid)
+            yield eid, item
+
+
 def _text(reader: _FileReader, item: dict[str, Any], entry: str, field: str,
           required: bool = True, limit: int | None = None) -> str | None:
     value = item.get(field)
@@ -240,15 +255,9 @@ def _load_lexicon(path: Path, root: Path, problems: list[Problem]) -> Lexicon:
 def _load_sources(path: Path, root: Path, problems: list[Problem]) -> dict[str, Source]:
     reader = _FileReader(path, root, problems)
     sources: dict[str, Source] = {}
-    for item in reader.entries(reader.load(), "sources"):
-        sid = str(item.get("id", ""))
-        if not _ID_RE.match(sid):
-            reader.add(item, sid, "id", "must be snake_case")
-            continue
+    for sid, item in _identified(reader, reader.load(), "sources", "source"):
         for key in sorted(set(item) - _SOURCE_FIELDS):
             reader.add(item, sid, key, "unknown field")
-        if sid in sources:
-            reader.add(item, sid, "id", "duplicate source id")
         kind = item.get("kind")
         if kind not in _SOURCE_KINDS:
             reader.add(item, sid, "kind", f"must be one of {', '.join(_SOURCE_KINDS)}")
@@ -267,13 +276,7 @@ def _load_sources(path: Path, root: Path, problems: list[Problem]) -> dict[str, 
 def _load_topics(path: Path, root: Path, problems: list[Problem]) -> dict[str, Topic]:
     reader = _FileReader(path, root, problems)
     topics: dict[str, Topic] = {}
-    for item in reader.entries(reader.load(), "topics"):
-        tid = str(item.get("id", ""))
-        if not _ID_RE.match(tid) or len(tid) > 12:
-            reader.add(item, tid, "id", "must be snake_case, at most 12 characters")
-            continue
-        if tid in topics:
-            reader.add(item, tid, "id", "duplicate topic id")
+    for tid, item in _identified(reader, reader.load(), "topics", "topic", max_len=12):
         title = _text(reader, item, tid, "title", limit=MAX_TITLE_CHARS)
         topics[tid] = Topic(id=tid, title=title or tid, hidden=bool(item.get("hidden", False)))
     return topics
@@ -282,13 +285,7 @@ def _load_topics(path: Path, root: Path, problems: list[Problem]) -> dict[str, T
 def _load_regions(path: Path, root: Path, problems: list[Problem]) -> dict[str, Region]:
     reader = _FileReader(path, root, problems)
     regions: dict[str, Region] = {}
-    for item in reader.entries(reader.load(), "regions"):
-        rid = str(item.get("id", ""))
-        if not _ID_RE.match(rid) or len(rid) > 12:
-            reader.add(item, rid, "id", "must be snake_case, at most 12 characters")
-            continue
-        if rid in regions:
-            reader.add(item, rid, "id", "duplicate region id")
+    for rid, item in _identified(reader, reader.load(), "regions", "region", max_len=12):
         tz = str(item.get("tz", ""))
         try:
             ZoneInfo(tz)
@@ -320,13 +317,7 @@ def _load_calendar(path: Path, root: Path, problems: list[Problem], sources: dic
                        "use {election}, {stage_start} or {stage_end}")
 
     elections: list[Election] = []
-    for item in reader.entries(data, "elections"):
-        eid = str(item.get("id", ""))
-        if not _ID_RE.match(eid):
-            reader.add(item, eid, "id", "must be snake_case")
-            continue
-        if any(e.id == eid for e in elections):
-            reader.add(item, eid, "id", "duplicate election id")
+    for eid, item in _identified(reader, data, "elections", "election"):
         stages: list[Stage] = []
         for stage in item.get("stages") or []:
             sid = str(stage.get("id", "")) if isinstance(stage, dict) else ""
@@ -380,8 +371,7 @@ def _load_pledges(path: Path, root: Path, problems: list[Problem],
                   sources: dict[str, Source]) -> dict[str, Pledge]:
     reader = _FileReader(path, root, problems)
     pledges: dict[str, Pledge] = {}
-    for item in reader.entries(reader.load(), "pledges"):
-        pid = str(item.get("id", ""))
+    for pid, item in _identified(reader, reader.load(), "pledges", "pledge"):
         points = _strings(reader, item, pid, "points")
         if not points:
             reader.add(item, pid, "points", "at least one pledge point is required")

@@ -147,4 +147,4 @@ def test_missing_file_and_bad_source(kb_copy: Path) -> None:
     (kb_copy / "sources.yaml").write_text("sources:\n  - id: Bad Id\n", encoding="utf-8")
     text = "\n".join(_problems(kb_copy))
     assert "pledge.yaml:0: -: -: cannot read file" in text
-    assert "sources.yaml:2: Bad Id: id: must be snake_case" in text
+    assert "sources.yaml:2: Bad Id: id: must be snake_case, at most 40 characters" in text
