@@ -119,6 +119,7 @@ TG_SLOW_DOWN = (
     "pertanyaan Anda."
 )
 TG_ERROR = "Maaf, terjadi kesalahan di sisi kami. 🙏 Silakan coba lagi sebentar lagi."
+TG_STALE_BUTTON = "Tombol ini sudah tidak berlaku. Silakan ketik /topik atau tulis pertanyaan Anda."
 TG_UNKNOWN_COMMAND = (
     "Perintah itu tidak saya kenal. Ketik /bantuan untuk daftar perintah, atau langsung tulis "
     "pertanyaan Anda."

@@ -1,0 +1,147 @@
+"""Run the real Telegram Application against the fake Bot API (shared by e2e tests and benchmarks).
+
+`running_bot` builds the production Application (`build_application`) pointed at the fake server
+through `telegram_base_url`, starts long polling exactly as `run_telegram` does, and yields a
+`Harness`. It also adds one observer handler in a late group that records which updates finished
+processing, so a test can wait for "this update was handled" even when handling sends nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from telegram import Update
+from telegram.ext import Application, TypeHandler
+
+from bot.channels.telegram import ALLOWED_UPDATES, POLL_TIMEOUT, build_application
+from bot.config import Settings
+from bot.dialogue import Dialogue
+from bot.knowledge import KnowledgeBase
+from bot.services import Clock, Services, build_services
+from tests.fake_bot_api import ApiRequest, FakeBotApi
+
+WAIT_SECONDS = 10.0  # upper bound for a condition wait; a passing test never waits this long
+OBSERVER_GROUP = 1000
+
+
+@dataclass(slots=True)
+class ManualClock:
+    """An injectable clock that only moves when told to."""
+
+    now: dt.datetime = dt.datetime(2024, 9, 20, 3, 0, tzinfo=dt.UTC)
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        """Move the clock forward, e.g. `advance(seconds=61)`."""
+        self.now += dt.timedelta(**delta)
+
+
+@dataclass(slots=True)
+class _Processed:
+    ids: set[int] = field(default_factory=set)
+    condition: asyncio.Condition = field(default_factory=asyncio.Condition)
+
+    async def mark(self, update: Update, _context: object) -> None:
+        async with self.condition:
+            self.ids.add(update.update_id)
+            self.condition.notify_all()
+
+    async def wait(self, update_id: int, timeout: float) -> None:
+        async with self.condition:
+            await asyncio.wait_for(self.condition.wait_for(lambda: update_id in self.ids),
+                                   timeout)
+
+
+@dataclass(slots=True)
+class Harness:
+    """The running bot, its services and the fake server it talks to."""
+
+    api: FakeBotApi
+    app: Application
+    services: Services
+    clock: Clock
+    _processed: _Processed
+
+    async def processed(self, update_id: int, timeout: float = WAIT_SECONDS) -> None:
+        """Wait until every handler group has run for this update."""
+        await self._processed.wait(update_id, timeout)
+
+    async def message(self, chat_id: int, since: int, contains: str | None = None,
+                      timeout: float = WAIT_SECONDS) -> ApiRequest:
+        """Wait (off the event loop) for a sendMessage to `chat_id` recorded after `since`."""
+        return await asyncio.to_thread(self.api.wait_for_message, chat_id, since, timeout,
+                                       contains)
+
+    async def request(self, predicate: Callable[[ApiRequest], bool], since: int,
+                      timeout: float = WAIT_SECONDS) -> ApiRequest:
+        """Wait (off the event loop) for any request matching `predicate` after `since`."""
+        return await asyncio.to_thread(self.api.wait_for, predicate, timeout, since)
+
+    async def ask(self, chat_id: int, text: str, user_id: int | None = None) -> ApiRequest:
+        """Send text and return the bot's (last) reply message."""
+        since = self.api.mark()
+        update_id = self.api.send_text(chat_id, text, user_id)
+        await self.processed(update_id)
+        return self.api.sent(chat_id, since)[-1]
+
+    async def command(self, chat_id: int, name: str) -> ApiRequest:
+        """Send /name and return the bot's (last) reply message."""
+        since = self.api.mark()
+        update_id = self.api.send_command(chat_id, name)
+        await self.processed(update_id)
+        return self.api.sent(chat_id, since)[-1]
+
+    async def press(self, message: ApiRequest, data: str,
+                    user_id: int | None = None) -> list[ApiRequest]:
+        """Press a button under a bot message; return every request the press caused."""
+        since = self.api.mark()
+        update_id = self.api.press(message, data, user_id)
+        await self.processed(update_id)
+        return [r for r in self.api.requests(since=since) if r.method != "getUpdates"]
+
+
+def settings_for(api: FakeBotApi, db_path: Path, **overrides: object) -> Settings:
+    """Settings pointing the bot at the fake server and a private SQLite file."""
+    return replace(Settings(), telegram_token=api.token, telegram_base_url=api.url,
+                   db_path=db_path, **overrides)
+
+
+@asynccontextmanager
+async def running_bot(api: FakeBotApi, kb: KnowledgeBase, settings: Settings,
+                      clock: Clock | None = None, dialogue: Dialogue | None = None,
+                      poll_timeout: dt.timedelta = POLL_TIMEOUT) -> AsyncIterator[Harness]:
+    """Start the production Application with long polling against `api`; stop it afterwards."""
+    clock = clock or ManualClock()
+    services = build_services(settings, kb, clock=clock, dialogue=dialogue)
+    app = build_application(services)
+    processed = _Processed()
+    app.add_handler(TypeHandler(Update, processed.mark), group=OBSERVER_GROUP)
+    try:
+        async with polling(app, poll_timeout):
+            yield Harness(api, app, services, clock, processed)
+    finally:
+        services.store.close()
+
+
+@asynccontextmanager
+async def polling(app: Application,
+                  poll_timeout: dt.timedelta = POLL_TIMEOUT) -> AsyncIterator[Application]:
+    """Run `app` as `run_polling` does (initialize, post_init, start, long polling); then stop."""
+    async with app:
+        if app.post_init:  # run_polling() calls it; starting by hand we must too
+            await app.post_init(app)
+        await app.start()
+        await app.updater.start_polling(timeout=poll_timeout,
+                                        allowed_updates=list(ALLOWED_UPDATES))
+        try:
+            yield app
+        finally:
+            await app.updater.stop()
+            await app.stop()
