@@ -21,7 +21,7 @@ TOPIC_PREFIX = "topic:"        # a button that opens a topic
 class Policy:
     """Decision thresholds, calibrated with `main.py eval --calibrate` (see README)."""
 
-    answer_threshold: float = 0.48     # answer at or above this score …
+    answer_threshold: float = 0.44     # answer at or above this score …
     margin: float = 0.03               # … when ahead of any differently-judged intent by this
     clarify_threshold: float = 0.28    # below this: honest fallback
     clarify_window: float = 0.12       # intents this close to the top are offered as choices
@@ -56,15 +56,16 @@ class Dialogue:
             return Reply(kind=ReplyKind.FALLBACK, text=replies.EMPTY_INPUT,
                          buttons=self._topic_buttons())
         truncated = len(text) > MAX_INPUT_CHARS
-        ranked = self.matcher.rank(text[:MAX_INPUT_CHARS])
+        terms = self.matcher.query_terms(text[:MAX_INPUT_CHARS])
+        ranked = self.matcher.rank_terms(terms)
         if not ranked:
             # Only filler ("mau tanya dong min"), emoji or another script: invite the question.
             return Reply(kind=ReplyKind.SMALLTALK, text=replies.EMPTY_INPUT,
                          buttons=self._topic_buttons())
-        reply = self._decide(ranked)
+        reply = self._decide(ranked, bare=len(set(terms)) == 1)
         if (reply.kind in (ReplyKind.FALLBACK, ReplyKind.CLARIFY) and reply.intent is None
                 and context and context.last_text
-                and len(self.matcher.query_terms(text)) <= FOLLOW_UP_MAX_TERMS):
+                and len(terms) <= FOLLOW_UP_MAX_TERMS):
             joined = f"{context.last_text} {text}"[:MAX_INPUT_CHARS]
             combined = self._decide(self.matcher.rank(joined))
             if combined.kind is ReplyKind.ANSWER:
@@ -75,7 +76,8 @@ class Dialogue:
             reply = _with_text(reply, f"{replies.TOO_LONG_NOTE}\n\n{reply.text}")
         return reply
 
-    def _decide(self, ranked: list[Scored]) -> Reply:
+    def _decide(self, ranked: list[Scored], bare: bool = False) -> Reply:
+        """Choose the reply for a ranking; `bare` means the question was a single word."""
         policy = self.policy
         if not ranked or ranked[0].score < policy.clarify_threshold:
             return self.fallback()
@@ -101,7 +103,14 @@ class Dialogue:
                 return self.reply_for(intent, confidence=top.score)
             return self._clarify([top, *stricter][: policy.max_choices])
         if close:
-            return self._clarify([top, *close][: policy.max_choices])
+            choices = [top, *close][: policy.max_choices]
+            overview = [s for s in choices if self.kb.intents[s.intent].verdict is Verdict.INFO]
+            if bare and overview:
+                # "kades?", "sanksi?": a bare topic word gets the overview, the rest as buttons.
+                others = [s for s in choices if s is not overview[0]]
+                return self.reply_for(self.kb.intents[overview[0].intent],
+                                      confidence=overview[0].score, also=others)
+            return self._clarify(choices)
         return self.fallback()
 
     def _unsafe_boleh(self, intent: Intent, ranked: list[Scored]) -> bool:
@@ -122,7 +131,8 @@ class Dialogue:
     def _clarify(self, choices: list[Scored]) -> Reply:
         alternatives = tuple(Choice(self.kb.intents[s.intent].title, s.intent) for s in choices)
         return Reply(
-            kind=ReplyKind.CLARIFY, text=replies.CLARIFY_PROMPT, confidence=choices[0].score,
+            kind=ReplyKind.CLARIFY, text=replies.CLARIFY_PROMPT,
+            confidence=min(choices[0].score, 1.0),
             alternatives=alternatives,
             buttons=(*alternatives, Choice(replies.NONE_OF_THESE, ACTION_NONE)),
         )
@@ -131,6 +141,7 @@ class Dialogue:
     def reply_for(self, intent: Intent, confidence: float = 1.0,
                   also: list[Scored] | None = None) -> Reply:
         """Build the reply for a known intent (free text match or a pressed button)."""
+        confidence = min(confidence, 1.0)
         if intent.kind is IntentKind.SMALLTALK:
             return Reply(kind=ReplyKind.SMALLTALK, text=intent.answer, intent=intent.id,
                          confidence=confidence, buttons=self._topic_buttons())

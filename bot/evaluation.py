@@ -208,9 +208,11 @@ def kfold(kb: KnowledgeBase, k: int = 5, seed: int = 7,
         dialogue = Dialogue(fold_kb, Matcher(fold_kb), policy)
         for n in held:
             truth, q = pairs[n]
-            ranked = dialogue.matcher.rank(q)
+            terms = dialogue.matcher.query_terms(q)
+            ranked = dialogue.matcher.rank_terms(terms)
             predicted = ranked[0].intent if ranked else "-"
-            reply = dialogue._decide(ranked) if ranked else dialogue.fallback()
+            reply = (dialogue._decide(ranked, bare=len(set(terms)) == 1) if ranked
+                     else dialogue.fallback())
             expected = kb.intents[truth].verdict
             report.total += 1
             report.top1 += predicted == truth
@@ -225,7 +227,8 @@ def kfold(kb: KnowledgeBase, k: int = 5, seed: int = 7,
 # -- calibration --------------------------------------------------------------------------
 def calibrate(dialogue: Dialogue, items: Sequence[Labelled]) -> list[tuple[Policy, EvalReport]]:
     """Sweep the decision thresholds on cached rankings; best first (0 harmful, then score)."""
-    ranked: list[list[Scored]] = [dialogue.matcher.rank(i.q) for i in items]
+    terms = [dialogue.matcher.query_terms(i.q) for i in items]
+    ranked: list[list[Scored]] = [dialogue.matcher.rank_terms(t) for t in terms]
     results = []
     for answer in (0.40, 0.44, 0.48, 0.52, 0.56, 0.60):
         for clarify in (0.28, 0.32, 0.36, 0.40):
@@ -235,8 +238,9 @@ def calibrate(dialogue: Dialogue, items: Sequence[Labelled]) -> list[tuple[Polic
                 policy = replace(dialogue.policy, answer_threshold=answer,
                                  clarify_threshold=clarify, margin=margin)
                 trial = Dialogue(dialogue.kb, dialogue.matcher, policy)
-                report = EvalReport([Outcome(i, trial._decide(r)) for i, r in zip(items, ranked,
-                                                                                  strict=True)])
+                report = EvalReport([
+                    Outcome(i, trial._decide(r, bare=len(set(t)) == 1))
+                    for i, r, t in zip(items, ranked, terms, strict=True)])
                 results.append((policy, report))
     results.sort(key=lambda pr: (pr[1].harmful, -(pr[1].correct_pct + pr[1].rejected_pct)))
     return results

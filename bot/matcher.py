@@ -36,7 +36,11 @@ class MatchWeights:
 
 @dataclass(frozen=True, slots=True)
 class Scored:
-    """An intent with its score (0..1) and the phrasing that scored best."""
+    """An intent with its score and the phrasing that scored best.
+
+    Scores are comparable within one question; a perfect match scores about 1 but may exceed
+    it with the keyword bonus, and is not clipped so that ties stay ordered.
+    """
 
     intent: str
     score: float
@@ -104,7 +108,7 @@ class Matcher:
         return [self._correct(t) for t in self.normalizer.terms(text)]
 
     def _correct(self, term: str) -> str:
-        if term in self._idf or len(term) < 5 or term.isdigit():
+        if term in self._idf or len(term) < 4 or term.isdigit():
             return term
         if term not in self._corrections:
             match = process.extractOne(
@@ -118,7 +122,10 @@ class Matcher:
 
     def rank(self, text: str, limit: int = 5) -> list[Scored]:
         """Return the best intents for `text`, best first, one entry per intent."""
-        terms = self.query_terms(text)
+        return self.rank_terms(self.query_terms(text), limit)
+
+    def rank_terms(self, terms: list[str], limit: int = 5) -> list[Scored]:
+        """Rank intents for already normalised question terms (see `query_terms`)."""
         if not terms:
             return []
         query = " ".join(sorted(terms))
@@ -163,5 +170,5 @@ class Matcher:
                 score += w.keyword_bonus
             scored.append((score, owner, index))
         scored.sort(reverse=True)
-        return [Scored(owner, min(score, 1.0), self._strings[index])
+        return [Scored(owner, score, self._strings[index])
                 for score, owner, index in scored[:limit]]
