@@ -86,7 +86,7 @@ class Matcher:
         # would make every phrasing a candidate; their (small) share is added per candidate.
         common_df = max(2, int(self.weights.common_share * n))
         self._common = frozenset(t for t, df in document_frequency.items() if df > common_df)
-        self._term_sets = term_sets
+        self._common_terms = [terms & self._common for terms in term_sets]
         self._postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
         self._norms: list[float] = []
         for index, terms in enumerate(term_sets):
@@ -146,11 +146,13 @@ class Matcher:
             )
         }
         w = self.weights
-        common = [(t, q * q) for t, q in query_weights.items() if t in self._common]
+        common = {t: q * q for t, q in query_weights.items() if t in self._common}
+        common_set = common.keys()
         best: dict[str, tuple[float, int]] = {}
         for index in dots.keys() | fuzzy.keys():
-            term_set = self._term_sets[index]
-            dot = dots.get(index, 0.0) + sum(sq for t, sq in common if t in term_set)
+            dot = dots.get(index, 0.0)
+            for term in common_set & self._common_terms[index]:
+                dot += common[term]
             score = w.cosine * dot / (query_norm * self._norms[index]) + w.fuzzy * fuzzy.get(
                 index, 0.0)
             owner = self._owners[index]
