@@ -134,3 +134,79 @@ class Reply:
         data["alternatives"] = [asdict(c) for c in self.alternatives]
         data["buttons"] = [asdict(c) for c in self.buttons]
         return data
+
+
+# -- Broadcasts ---------------------------------------------------------------------------------
+class BroadcastStatus(StrEnum):
+    """Where a broadcast is in its life: scheduled → sending → done (or cancelled / missed)."""
+
+    SCHEDULED = "scheduled"
+    SENDING = "sending"
+    DONE = "done"
+    CANCELLED = "cancelled"
+    MISSED = "missed"
+
+
+class Origin(StrEnum):
+    """Who created a broadcast."""
+
+    ADMIN = "admin"
+    CALENDAR = "calendar"
+
+
+class DeliveryStatus(StrEnum):
+    """One chat's copy of a broadcast: pending → sending → sent | failed | blocked."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    BLOCKED = "blocked"
+
+
+# In an audience, None stands for "subscribers who chose no region" (all of Indonesia).
+Audience = tuple[str | None, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Broadcast:
+    """A message to subscribers at a time; `regions` None means every subscriber."""
+
+    id: int
+    text: str
+    send_at: dt.datetime
+    status: BroadcastStatus
+    origin: Origin
+    regions: Audience | None = None
+    key: str | None = None
+    created_by: int | None = None
+    created_at: dt.datetime | None = None
+    started_at: dt.datetime | None = None
+    finished_at: dt.datetime | None = None
+    notify_chat: int | None = None
+    series: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CalendarBroadcast:
+    """A reminder derived from the election calendar, keyed so it is stored only once."""
+
+    key: str
+    send_at: dt.datetime
+    regions: Audience
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryCounts:
+    """How far a broadcast got; `pending` includes the copies in flight."""
+
+    sent: int = 0
+    pending: int = 0
+    failed: int = 0
+    blocked: int = 0
+
+    @property
+    def total(self) -> int:
+        """Every chat in the broadcast's audience."""
+        return self.sent + self.pending + self.failed + self.blocked

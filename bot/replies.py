@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
 from bot.calendar import format_date
-from bot.models import Intent, Pledge, Source, Verdict
+from bot.models import Broadcast, BroadcastStatus, Intent, Pledge, Region, Source, Verdict
+
+if TYPE_CHECKING:
+    from bot.broadcasts import DeliveryReport
 
 VERDICT_LABELS = {
     Verdict.BOLEH: "✅ BOLEH",
@@ -200,3 +204,212 @@ def render_help(commands: Iterable[str], username: str) -> str:
     """Render /bantuan: one line per menu command, then how to ask (also in groups)."""
     lines = "\n".join(f"/{name} — {TG_COMMAND_MENU[name]}" for name in commands)
     return f"{TG_HELP_HEADER}\n{lines}\n\n{TG_HELP_FOOTER.format(username=username)}"
+
+
+# -- Broadcasts and admin -----------------------------------------------------------------------
+# (Used by bot/admin.py and bot/scheduler.py; the channel only sends these texts.)
+ADMIN_REFUSED = (
+    "Maaf, perintah ini khusus admin Tanya Netral. 🙏 Silakan ajukan pertanyaan Anda tentang "
+    "netralitas ASN seperti biasa."
+)
+ADMIN_HELP = (
+    "🛠️ Perintah admin\n\n"
+    "/siaran <tanggal> <jam> [WIB|WITA|WIT] [wilayah=jabar,dki] — jadwalkan siaran; teksnya di "
+    "baris berikutnya (atau setelah tanda |). Contoh:\n"
+    "/siaran 2026-12-01 07:00 WIB wilayah=jabar\n"
+    "Selamat pagi, rekan ASN …\n"
+    "Waktu boleh ditulis 1/12/2026 07.00 atau 1 Desember 2026 07.00; tanpa zona berarti {tz}. "
+    "Tulis «sekarang» untuk kirim segera.\n"
+    "Ulang: ulang=senin (tiap Senin), ulang=harian, ulang=3hari, dengan sampai=<tanggal> atau "
+    "tahap=<pemilu>/<tahap> (misalnya tahap=pilkada_2024/kampanye).\n\n"
+    "/siaranmendatang — daftar siaran terjadwal\n"
+    "/batalsiaran <nomor> — batalkan siaran (dan sisa serinya)\n"
+    "/kirimsekarang <nomor> — kirim siaran terjadwal sekarang\n"
+    "/progres [nomor] — kemajuan dan hasil siaran\n"
+    "/statistik — pelanggan, ikrar, pertanyaan\n"
+    "/takterjawab — pertanyaan terbaru yang belum terjawab\n"
+    "/muatulang — muat ulang basis pengetahuan"
+)
+ADMIN_BAD_DATE = (
+    "Tanggal dan jam tidak terbaca: «{value}». Tulis seperti 2026-12-01 07:00 atau "
+    "1/12/2026 07.00, boleh diakhiri WIB, WITA atau WIT."
+)
+ADMIN_NO_SUCH_DATE = "Tanggal «{value}» tidak ada di kalender. Periksa lagi tanggal dan bulannya."
+ADMIN_PAST = (
+    "Waktu {when} sudah lewat (sekarang {now}). Pilih waktu yang akan datang, atau tulis "
+    "«sekarang» untuk kirim segera."
+)
+ADMIN_EMPTY_TEXT = (
+    "Teks siaran kosong. Tulis tanggal dan jam di baris pertama, lalu teks siarannya di baris "
+    "berikutnya (atau setelah tanda |)."
+)
+ADMIN_TOO_LONG = (
+    "Teks siaran {length} karakter, padahal batasnya {limit}. Pendekkan sedikitnya "
+    "{excess} karakter."
+)
+ADMIN_UNKNOWN_REGION = (
+    "Wilayah tidak dikenal: {unknown}. Gunakan kode wilayah, dipisah koma, atau «semua». "
+    "Pilihan: {choices}."
+)
+ADMIN_UNKNOWN_OPTION = (
+    "Pilihan «{option}» tidak dikenal. Yang bisa dipakai: wilayah=, ulang=, sampai=, tahap=."
+)
+ADMIN_BAD_REPEAT = (
+    "Ulang «{value}» tidak dikenal. Tulis nama hari (ulang=senin), ulang=harian, "
+    "ulang=mingguan, atau ulang=3hari."
+)
+ADMIN_REPEAT_NEEDS_END = (
+    "Siaran berulang perlu batas akhir: tambahkan sampai=<tanggal> atau tahap=<pemilu>/<tahap>."
+)
+ADMIN_UNKNOWN_STAGE = (
+    "Tahap «{value}» tidak ada di kalender. Tulis tahap=<pemilu>/<tahap>, misalnya "
+    "tahap=pilkada_2024/kampanye."
+)
+ADMIN_STAGE_OVER = "Tahap «{value}» sudah berakhir pada {end}; tidak ada lagi waktu kirim."
+ADMIN_END_BEFORE_START = "Tanggal sampai= ({until}) lebih awal dari kiriman pertama ({first})."
+ADMIN_TOO_MANY = (
+    "Seri ini akan berisi lebih dari {limit} kiriman. Perjarang ulangnya atau majukan tanggal "
+    "sampai=."
+)
+ADMIN_NO_SUBSCRIBERS = (
+    "⚠️ Saat ini belum ada pelanggan di wilayah itu; siaran tetap bisa dijadwalkan."
+)
+ADMIN_PREVIEW_HEADER = "📣 Pratinjau siaran"
+ADMIN_PREVIEW_WHEN = "🕖 Waktu: {when}"
+ADMIN_PREVIEW_NOW = "🕖 Waktu: sekarang, segera setelah dikonfirmasi"
+ADMIN_PREVIEW_REPEAT = "🔁 Ulang: {count} kali, {first} s.d. {last}"
+ADMIN_PREVIEW_AUDIENCE = "👥 Penerima: {audience} — {count} pelanggan saat ini"
+ADMIN_PREVIEW_CONFIRM = "Kirim sesuai pratinjau ini?"
+ADMIN_CONFIRM_BUTTON = "✅ Ya, jadwalkan"
+ADMIN_DISCARD_BUTTON = "✖️ Batal"
+ADMIN_DRAFT_EXPIRED = (
+    "Pratinjau ini sudah tidak berlaku (kedaluwarsa atau sudah diproses). Kirim ulang perintah "
+    "/siaran."
+)
+ADMIN_DRAFT_DISCARDED = "Baik, siaran tidak jadi dibuat."
+ADMIN_SCHEDULED = (
+    "✅ Siaran #{id} dijadwalkan {when} untuk {audience}. Batalkan dengan /batalsiaran {id}."
+)
+ADMIN_SCHEDULED_SERIES = (
+    "✅ Seri siaran #{id} dijadwalkan: {count} kiriman, {first} s.d. {last}, untuk {audience}. "
+    "Batalkan semuanya dengan /batalsiaran {id}."
+)
+ADMIN_STARTED = "🚀 Siaran #{id} mulai dikirim. Kemajuannya saya laporkan di sini."
+ADMIN_NEED_ID = "Sebutkan nomor siaran, misalnya /{command} 12. Lihat nomornya di /siaranmendatang."
+ADMIN_NOT_FOUND = "Siaran #{id} tidak ditemukan."
+ADMIN_CANNOT_CANCEL = "Siaran #{id} sudah {status}; tidak ada yang bisa dibatalkan."
+ADMIN_CANCELLED = "🛑 Siaran #{id} dibatalkan."
+ADMIN_CANCELLED_SERIES = (
+    "🛑 Dibatalkan: siaran #{id} dan {more} kiriman lain dari seri yang sama yang belum terkirim."
+)
+ADMIN_CANNOT_SEND_NOW = (
+    "Siaran #{id} sudah {status}; hanya siaran terjadwal yang bisa dikirim sekarang."
+)
+ADMIN_NO_UPCOMING = "Belum ada siaran terjadwal."
+ADMIN_UPCOMING_HEADER = "🗓️ Siaran terjadwal ({count}):"
+ADMIN_NO_BROADCASTS = "Belum ada siaran yang pernah dikirim."
+ADMIN_NO_MISSES = "Belum ada pertanyaan yang tak terjawab. 👍"
+ADMIN_MISSES_HEADER = "❓ Pertanyaan terbaru yang belum terjawab ({count}):"
+ADMIN_STATS = (
+    "📊 Statistik Tanya Netral\n\n"
+    "👥 Pelanggan aktif: {subscribers}\n{regions}\n\n"
+    "✍️ Ikrar tercatat: {pledges}\n"
+    "💬 Pertanyaan: {questions} (terjawab {answers}, klarifikasi {clarify}, "
+    "tak terjawab {fallbacks})\n"
+    "❓ Catatan tak terjawab dan 👎: {misses}\n"
+    "📣 Siaran: {broadcasts}"
+)
+ADMIN_STATS_NO_REGIONS = "(belum ada pelanggan)"
+ADMIN_RELOADED = (
+    "✅ Basis pengetahuan dimuat ulang: {intents} jawaban, {regions} wilayah, {elections} pemilu "
+    "di kalender. Pengingat kalender diperbarui."
+)
+ADMIN_RELOAD_FAILED = (
+    "❌ Basis pengetahuan TIDAK dimuat ulang; versi lama tetap berjalan. Perbaiki {count} "
+    "masalah berikut lalu coba lagi:\n{problems}"
+)
+BROADCAST_MISSED = (
+    "⚠️ Siaran terlewat (bot tidak aktif saat jadwalnya, lewat dari batas {grace} menit) dan "
+    "tidak dikirim:\n{items}\nJadwalkan ulang dengan /siaran bila masih perlu."
+)
+BROADCAST_PROGRESS = (
+    "📣 Siaran #{id}: {state}\n"
+    "✅ terkirim {sent} · ⏳ menunggu {pending} · ❌ gagal {failed} · 🚫 memblokir {blocked}\n"
+    "⏱️ {elapsed}"
+)
+BROADCAST_STATUS_LABELS = {
+    BroadcastStatus.SCHEDULED: "terjadwal",
+    BroadcastStatus.SENDING: "sedang dikirim",
+    BroadcastStatus.DONE: "selesai",
+    BroadcastStatus.CANCELLED: "dibatalkan",
+    BroadcastStatus.MISSED: "terlewat",
+}
+ALL_SUBSCRIBERS = "semua pelanggan"
+NO_REGION_SUBSCRIBERS = "pelanggan seluruh Indonesia"
+_PREVIEW_RULE = "—" * 12
+_SNIPPET_CHARS = 60
+
+
+def format_number(value: int) -> str:
+    """Format a count the Indonesian way: 4.096."""
+    return f"{value:,}".replace(",", ".")
+
+
+def render_audience(regions: tuple[str | None, ...] | None, known: Mapping[str, Region]) -> str:
+    """Name a broadcast's audience: all subscribers, or its regions by name."""
+    if regions is None:
+        return ALL_SUBSCRIBERS
+    names = [NO_REGION_SUBSCRIBERS if r is None else known[r].name if r in known else r
+             for r in regions]
+    return ", ".join(names) if len(names) <= 6 else f"{', '.join(names[:6])} +{len(names) - 6}"
+
+
+def render_preview(text: str, when: str | None, repeat: tuple[str, str, int] | None,
+                   audience: str, subscribers: int) -> str:
+    """The confirmation preview of a new broadcast: when, repetition, audience, then the text."""
+    lines = [ADMIN_PREVIEW_HEADER,
+             ADMIN_PREVIEW_WHEN.format(when=when) if when else ADMIN_PREVIEW_NOW]
+    if repeat:
+        first, last, count = repeat
+        lines.append(ADMIN_PREVIEW_REPEAT.format(count=count, first=first, last=last))
+    lines.append(ADMIN_PREVIEW_AUDIENCE.format(audience=audience,
+                                               count=format_number(subscribers)))
+    if not subscribers:
+        lines.append(ADMIN_NO_SUBSCRIBERS)
+    return "\n".join([*lines, _PREVIEW_RULE, text, _PREVIEW_RULE, ADMIN_PREVIEW_CONFIRM])
+
+
+def render_broadcast_line(broadcast: Broadcast, tz: dt.tzinfo, audience: str) -> str:
+    """One broadcast in a list: number, time, audience, origin and the start of its text."""
+    text = " ".join(broadcast.text.split())
+    snippet = text if len(text) <= _SNIPPET_CHARS else text[:_SNIPPET_CHARS - 1] + "…"
+    series = f" (seri #{broadcast.series})" if broadcast.series else ""
+    origin = "kalender" if broadcast.origin == "calendar" else "admin"
+    return (f"#{broadcast.id}{series} · {format_local_time(broadcast.send_at, tz)} · {audience} · "
+            f"{origin} · «{snippet}»")
+
+
+def render_elapsed(elapsed: dt.timedelta) -> str:
+    """A duration as '1 jam 2 menit 3 detik'."""
+    seconds = int(elapsed.total_seconds())
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{hours} jam" if hours else "", f"{minutes} menit" if minutes else "",
+             f"{secs} detik" if secs or not (hours or minutes) else ""]
+    return " ".join(p for p in parts if p)
+
+
+def render_report(broadcast: Broadcast, report: DeliveryReport) -> str:
+    """Progress or result of a broadcast for the admin."""
+    return BROADCAST_PROGRESS.format(
+        id=broadcast.id, state=BROADCAST_STATUS_LABELS[report.status],
+        sent=format_number(report.sent), pending=format_number(report.pending),
+        failed=format_number(report.failed), blocked=format_number(report.blocked),
+        elapsed=render_elapsed(report.elapsed))
+
+
+def render_missed(broadcasts: Iterable[Broadcast], grace: dt.timedelta, tz: dt.tzinfo) -> str:
+    """Tell admins which broadcasts were missed while the bot was down."""
+    items = "\n".join(f"• #{b.id} {format_local_time(b.send_at, tz)}: "
+                      f"«{' '.join(b.text.split())[:_SNIPPET_CHARS]}»" for b in broadcasts)
+    return BROADCAST_MISSED.format(grace=int(grace.total_seconds() // 60), items=items)

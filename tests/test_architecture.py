@@ -42,3 +42,15 @@ def test_nothing_reads_the_environment_at_import_time() -> None:
             if isinstance(node, ast.Assign | ast.AnnAssign | ast.Expr):
                 assert "os.environ" not in ast.unparse(node), path
                 assert "getenv" not in ast.unparse(node), path
+
+
+def test_core_never_imports_a_channel() -> None:
+    offenders = []
+    for path in BOT.rglob("*.py"):
+        if "channels" in path.parts:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("bot.channels"):
+                offenders.append(str(path.relative_to(ROOT)))
+    assert offenders == []

@@ -9,7 +9,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot import replies
-from bot.channels.chunks import split_message
 from bot.channels.telegram import (
     MAX_CALLBACK_BYTES,
     MENU_COMMANDS,
@@ -19,6 +18,7 @@ from bot.channels.telegram import (
     choice_data,
     reply_markup,
 )
+from bot.chunks import split_message
 from bot.dialogue import ACTION_NONE, TOPIC_PREFIX, Dialogue
 from bot.knowledge import KnowledgeBase
 from bot.models import MAX_MESSAGE_CHARS, Choice, Reply, ReplyKind

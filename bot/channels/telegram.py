@@ -47,7 +47,7 @@ from telegram.ext import (
 )
 
 from bot import replies
-from bot.channels.chunks import split_message
+from bot.chunks import split_message
 from bot.config import Settings
 from bot.dialogue import ACTION_NONE, TOPIC_PREFIX, Context
 from bot.knowledge import KnowledgeBase

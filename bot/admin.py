@@ -1,0 +1,507 @@
+"""Admin use cases, channel-independent: schedule, list, cancel, send now, progress, statistics.
+
+Every method takes the acting user's id and `now`, checks the allow-list (`settings.admin_ids`),
+writes an audit row (refused attempts too) and returns an `AdminReply` (Indonesian text and
+optional buttons) for the channel to show. Input parsing and validation live here, so a
+channel handler only passes the command's argument text through.
+
+`/siaran` syntax (first line, then the text on the following lines or after `|`):
+`<date> <time> [WIB|WITA|WIT] [wilayah=<id>,<id>|semua] [ulang=<day>|harian|mingguan|<n>hari]
+[sampai=<date>] [tahap=<election>/<stage>]`; `sekarang` instead of date and time sends at once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from bot import replies
+from bot.broadcasts import report_for
+from bot.calendar import Calendar
+from bot.config import Settings
+from bot.knowledge import KnowledgeBase, KnowledgeError
+from bot.models import MAX_MESSAGE_CHARS, Audience, BroadcastStatus, Region
+from bot.recurrence import MAX_OCCURRENCES, WEEKDAYS, Recurrence, occurrences
+from bot.store import Store
+
+logger = logging.getLogger(__name__)
+
+# Command names (without the slash) the channel registers; each is routed to one method.
+CMD_HELP = "admin"
+CMD_SCHEDULE = "siaran"
+CMD_UPCOMING = "siaranmendatang"
+CMD_CANCEL = "batalsiaran"
+CMD_SEND_NOW = "kirimsekarang"
+CMD_PROGRESS = "progres"
+CMD_STATS = "statistik"
+CMD_UNANSWERED = "takterjawab"
+CMD_RELOAD = "muatulang"
+ADMIN_COMMANDS = (CMD_HELP, CMD_SCHEDULE, CMD_UPCOMING, CMD_CANCEL, CMD_SEND_NOW, CMD_PROGRESS,
+                  CMD_STATS, CMD_UNANSWERED, CMD_RELOAD)
+
+CALLBACK_PREFIX = "adm"  # button data: adm:ok:<token> / adm:no:<token> (well under 64 bytes)
+DRAFT_TTL = dt.timedelta(hours=1)
+MAX_LISTED = 20
+MAX_PROBLEMS_SHOWN = 15
+ZONE_SUFFIXES = {"wib": "Asia/Jakarta", "wita": "Asia/Makassar", "wit": "Asia/Jayapura"}
+ALL_REGIONS_WORDS = ("semua", "all", "nasional")
+NOW_WORDS = ("sekarang", "now")
+
+_MONTHS = {
+    "januari": 1, "jan": 1, "februari": 2, "feb": 2, "pebruari": 2, "maret": 3, "mar": 3,
+    "april": 4, "apr": 4, "mei": 5, "juni": 6, "jun": 6, "juli": 7, "jul": 7, "agustus": 8,
+    "agu": 8, "agt": 8, "ags": 8, "september": 9, "sep": 9, "sept": 9, "oktober": 10, "okt": 10,
+    "november": 11, "nov": 11, "nop": 11, "desember": 12, "des": 12,
+}
+_DATE_PATTERNS = (
+    re.compile(r"(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})"),
+    re.compile(r"(?P<d>\d{1,2})[/.-](?P<m>\d{1,2})[/.-](?P<y>\d{4})"),
+    re.compile(r"(?P<d>\d{1,2})\s+(?P<mon>[a-z]+)\s+(?P<y>\d{4})"),
+)
+_TIME = r"(?P<H>\d{1,2})[:.](?P<M>\d{2})"
+_SEP = r"(?:\s*t\s*|\s+(?:pukul\s+|jam\s+)?)"
+_ZONE = r"(?:\s+(?P<tz>wib|wita|wit))?"
+_DATETIME_PATTERNS = tuple(re.compile(f"^{p.pattern}{_SEP}{_TIME}{_ZONE}$")
+                           for p in _DATE_PATTERNS)
+_REPEAT_DAYS = re.compile(r"^(?:tiap|setiap)?(?P<n>\d{1,3})(?:hari|h)?$")
+
+
+class InputError(ValueError):
+    """Bad admin input; the message says, in Indonesian, what to fix."""
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    """An inline button: a label and the data the channel hands back to `Admin.press`."""
+
+    label: str
+    data: str
+
+
+@dataclass(frozen=True, slots=True)
+class AdminReply:
+    """What to tell the admin (or the refused user)."""
+
+    text: str
+    buttons: tuple[Button, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """A validated broadcast waiting for the admin's confirmation."""
+
+    token: int
+    text: str
+    send_ats: tuple[dt.datetime, ...]  # UTC; empty = send as soon as confirmed
+    regions: Audience | None
+    notify_chat: int
+    created: dt.datetime
+
+
+# -- parsing ------------------------------------------------------------------------------------
+def parse_local_datetime(value: str, default_tz: dt.tzinfo) -> dt.datetime:
+    """Parse an admin's local date-time ("2026-12-01 07:00", "1/12/2026 07.00 WITA" …).
+
+    Returns:
+        An aware datetime in the zone of the WIB/WITA/WIT suffix, else in `default_tz`.
+
+    Raises:
+        InputError: unreadable, or not a real date or time.
+    """
+    text = " ".join(value.lower().replace(",", " ").split())
+    for pattern in _DATETIME_PATTERNS:
+        match = pattern.match(text)
+        if match:
+            break
+    else:
+        raise InputError(replies.ADMIN_BAD_DATE.format(value=value.strip()))
+    tz = ZoneInfo(ZONE_SUFFIXES[match["tz"]]) if match["tz"] else default_tz
+    day = _date_from(match, value)
+    try:
+        clock = dt.time(int(match["H"]), int(match["M"]))
+    except ValueError:
+        raise InputError(replies.ADMIN_BAD_DATE.format(value=value.strip())) from None
+    return dt.datetime.combine(day, clock, tzinfo=tz)
+
+
+def parse_local_date(value: str) -> dt.date:
+    """Parse a date alone ("2026-12-31", "31/12/2026", "31 Desember 2026")."""
+    text = " ".join(value.lower().split())
+    for pattern in _DATE_PATTERNS:
+        match = re.fullmatch(pattern, text)
+        if match:
+            return _date_from(match, value)
+    raise InputError(replies.ADMIN_BAD_DATE.format(value=value.strip()))
+
+
+def _date_from(match: re.Match[str], original: str) -> dt.date:
+    groups = match.groupdict()
+    month = _MONTHS.get(groups["mon"]) if groups.get("mon") else int(groups["m"])
+    if month is None:
+        raise InputError(replies.ADMIN_BAD_DATE.format(value=original.strip()))
+    try:
+        return dt.date(int(groups["y"]), month, int(groups["d"]))
+    except ValueError:
+        raise InputError(replies.ADMIN_NO_SUCH_DATE.format(value=original.strip())) from None
+
+
+def parse_regions(value: str, known: Mapping[str, Region]) -> Audience | None:
+    """Parse `wilayah=`: comma-separated region ids, or "semua" (None = every subscriber)."""
+    ids = [part.strip().lower() for part in value.split(",") if part.strip()]
+    if not ids or any(i in ALL_REGIONS_WORDS for i in ids):
+        return None
+    unknown = [i for i in ids if i not in known]
+    if unknown:
+        raise InputError(replies.ADMIN_UNKNOWN_REGION.format(
+            unknown=", ".join(unknown), choices=", ".join(known)))
+    return tuple(dict.fromkeys(ids))
+
+
+def parse_repeat(value: str) -> tuple[int, int | None]:
+    """Parse `ulang=`: a weekday name, harian, mingguan or <n>hari → (every_days, weekday)."""
+    word = value.strip().lower()
+    if word in WEEKDAYS:
+        return 7, WEEKDAYS[word]
+    if word in ("harian", "setiaphari", "tiaphari"):
+        return 1, None
+    if word in ("mingguan", "seminggu", "pekanan"):
+        return 7, None
+    match = _REPEAT_DAYS.match(word)
+    if match and int(match["n"]) >= 1:
+        return int(match["n"]), None
+    raise InputError(replies.ADMIN_BAD_REPEAT.format(value=value))
+
+
+def split_command(args: str) -> tuple[str, str]:
+    """Split `/siaran` arguments into the header (time and options) and the broadcast text."""
+    first_line, newline, rest = args.partition("\n")
+    if "|" in first_line:
+        header, _, text = first_line.partition("|")
+        return header.strip(), f"{text}{newline}{rest}".strip()
+    return first_line.strip(), rest.strip()
+
+
+# -- use cases ----------------------------------------------------------------------------------
+class Admin:
+    """The admin use cases (see the module docstring).
+
+    Args:
+        store: Broadcasts, audit and statistics.
+        settings: `admin_ids` (the allow-list) and `timezone` (default for typed times).
+        knowledge: Returns the current knowledge base (regions, calendar).
+        on_change: Called with `now` after broadcasts or the knowledge base changed; pass
+            `Scheduler.sync` so new broadcasts get their job (and "now" ones start).
+    """
+
+    def __init__(self, store: Store, settings: Settings,
+                 knowledge: Callable[[], KnowledgeBase],
+                 on_change: Callable[[dt.datetime], object] | None = None) -> None:
+        self.store = store
+        self.settings = settings
+        self.knowledge = knowledge
+        self.on_change = on_change
+        self._drafts: dict[int, Draft] = {}
+        self._tokens = 0
+
+    @property
+    def tz(self) -> dt.tzinfo:
+        """The zone admins' times default to and are shown in."""
+        return self.settings.timezone
+
+    def is_admin(self, user_id: int) -> bool:
+        """Whether the user is on the allow-list."""
+        return user_id in self.settings.admin_ids
+
+    def _guard(self, user_id: int, action: str, detail: str, now: dt.datetime) -> bool:
+        allowed = self.is_admin(user_id)
+        self.store.record_audit(user_id, action, detail, allowed, now)
+        if not allowed:
+            logger.warning("refused admin action %s by user %s", action, user_id)
+        return allowed
+
+    def _changed(self, now: dt.datetime) -> None:
+        if self.on_change is not None:
+            self.on_change(now)
+
+    def help(self, user_id: int, now: dt.datetime) -> AdminReply:
+        """List the admin commands."""
+        if not self._guard(user_id, CMD_HELP, "", now):
+            return AdminReply(replies.ADMIN_REFUSED)
+        return AdminReply(replies.ADMIN_HELP.format(tz=self._zone_name(now)))
+
+    # -- scheduling -------------------------------------------------------------------------
+    def draft_broadcast(self, user_id: int, chat_id: int, args: str,
+                        now: dt.datetime) -> AdminReply:
+        """Validate `/siaran` input and show a preview with confirm / cancel buttons."""
+        if not self._guard(user_id, CMD_SCHEDULE, args, now):
+            return AdminReply(replies.ADMIN_REFUSED)
+        try:
+            draft = self._parse_draft(args, chat_id, now)
+        except InputError as exc:
+            return AdminReply(str(exc))
+        self._drafts[user_id] = draft
+        known = self.knowledge().regions
+        audience = replies.render_audience(draft.regions, known)
+        subscribers = len(self.store.audience(draft.regions))
+        repeat = None
+        if len(draft.send_ats) > 1:
+            repeat = (self._show(draft.send_ats[0]), self._show(draft.send_ats[-1]),
+                      len(draft.send_ats))
+        when = self._show(draft.send_ats[0]) if draft.send_ats else None
+        text = replies.render_preview(draft.text, when, repeat, audience, subscribers)
+        buttons = (Button(replies.ADMIN_CONFIRM_BUTTON, f"{CALLBACK_PREFIX}:ok:{draft.token}"),
+                   Button(replies.ADMIN_DISCARD_BUTTON, f"{CALLBACK_PREFIX}:no:{draft.token}"))
+        return AdminReply(text, buttons)
+
+    def press(self, user_id: int, data: str, now: dt.datetime) -> AdminReply:
+        """Handle a preview button (`adm:ok:<token>` or `adm:no:<token>`)."""
+        if not self._guard(user_id, "button", data, now):
+            return AdminReply(replies.ADMIN_REFUSED)
+        prefix, _, rest = data.partition(":")
+        verb, _, token = rest.partition(":")
+        draft = self._drafts.get(user_id)
+        if (prefix != CALLBACK_PREFIX or draft is None or str(draft.token) != token
+                or now - draft.created > DRAFT_TTL):
+            return AdminReply(replies.ADMIN_DRAFT_EXPIRED)
+        del self._drafts[user_id]
+        if verb != "ok":
+            return AdminReply(replies.ADMIN_DRAFT_DISCARDED)
+        return self._create(user_id, draft, now)
+
+    def _create(self, user_id: int, draft: Draft, now: dt.datetime) -> AdminReply:
+        if draft.send_ats and draft.send_ats[0] <= now:
+            return AdminReply(replies.ADMIN_PAST.format(when=self._show(draft.send_ats[0]),
+                                                        now=self._show(now)))
+        created = self.store.create_broadcasts(draft.text, draft.send_ats or (now,),
+                                               draft.regions, user_id, now, draft.notify_chat)
+        self.store.record_audit(user_id, "created",
+                                "broadcasts " + ",".join(str(b.id) for b in created), True, now)
+        self._changed(now)
+        first = created[0]
+        audience = replies.render_audience(draft.regions, self.knowledge().regions)
+        if not draft.send_ats:
+            return AdminReply(replies.ADMIN_STARTED.format(id=first.id))
+        if len(created) == 1:
+            return AdminReply(replies.ADMIN_SCHEDULED.format(
+                id=first.id, when=self._show(first.send_at), audience=audience))
+        return AdminReply(replies.ADMIN_SCHEDULED_SERIES.format(
+            id=first.id, count=len(created), first=self._show(first.send_at),
+            last=self._show(created[-1].send_at), audience=audience))
+
+    def _parse_draft(self, args: str, chat_id: int, now: dt.datetime) -> Draft:
+        header, text = split_command(args)
+        options: dict[str, str] = {}
+        words: list[str] = []
+        for token in header.split():
+            key, sep, value = token.partition("=")
+            if sep:
+                options[key.lower()] = value
+            else:
+                words.append(token)
+        unknown = set(options) - {"wilayah", "ulang", "sampai", "tahap"}
+        if unknown:
+            raise InputError(replies.ADMIN_UNKNOWN_OPTION.format(option=sorted(unknown)[0]))
+        when_text = " ".join(words)
+        immediate = when_text.lower() in NOW_WORDS
+        first = None if immediate else parse_local_datetime(when_text, self.tz)
+        regions = parse_regions(options["wilayah"], self.knowledge().regions) \
+            if "wilayah" in options else None
+        if not text:
+            raise InputError(replies.ADMIN_EMPTY_TEXT)
+        if len(text) > MAX_MESSAGE_CHARS:
+            raise InputError(replies.ADMIN_TOO_LONG.format(
+                length=replies.format_number(len(text)),
+                limit=replies.format_number(MAX_MESSAGE_CHARS),
+                excess=replies.format_number(len(text) - MAX_MESSAGE_CHARS)))
+        if first is None:
+            send_ats: tuple[dt.datetime, ...] = ()
+        elif "ulang" in options or "tahap" in options:
+            send_ats = self._series(first, options, now)
+        else:
+            send_ats = (first.astimezone(dt.UTC),)
+        if send_ats and send_ats[0] <= now:
+            raise InputError(replies.ADMIN_PAST.format(when=self._show(send_ats[0]),
+                                                       now=self._show(now)))
+        self._tokens += 1
+        return Draft(self._tokens, text, send_ats, regions, chat_id, now)
+
+    def _series(self, first: dt.datetime, options: Mapping[str, str],
+                now: dt.datetime) -> tuple[dt.datetime, ...]:
+        every_days, weekday = parse_repeat(options.get("ulang", "harian"))
+        until = parse_local_date(options["sampai"]) if "sampai" in options else None
+        if "tahap" in options:
+            stage_start, stage_end = self._stage(options["tahap"], self.knowledge().calendar)
+            if stage_end < now.astimezone(first.tzinfo).date():
+                raise InputError(replies.ADMIN_STAGE_OVER.format(
+                    value=options["tahap"], end=replies.format_date(stage_end)))
+            if first.date() < stage_start:
+                first = dt.datetime.combine(stage_start, first.timetz())
+            until = min(until, stage_end) if until else stage_end
+        if until is None:
+            raise InputError(replies.ADMIN_REPEAT_NEEDS_END)
+        if until < first.date():
+            raise InputError(replies.ADMIN_END_BEFORE_START.format(
+                until=replies.format_date(until), first=replies.format_date(first.date())))
+        times = occurrences(first, Recurrence(every_days, until, weekday))
+        if len(times) > MAX_OCCURRENCES:
+            raise InputError(replies.ADMIN_TOO_MANY.format(limit=MAX_OCCURRENCES))
+        if not times:
+            raise InputError(replies.ADMIN_END_BEFORE_START.format(
+                until=replies.format_date(until), first=replies.format_date(first.date())))
+        return tuple(times)
+
+    @staticmethod
+    def _stage(value: str, calendar: Calendar) -> tuple[dt.date, dt.date]:
+        election_id, _, stage_id = value.replace(":", "/").partition("/")
+        election = next((e for e in calendar.elections if e.id == election_id), None)
+        stage = election.stage(stage_id) if election else None
+        if stage is None:
+            raise InputError(replies.ADMIN_UNKNOWN_STAGE.format(value=value))
+        return stage.start, stage.end
+
+    # -- managing ---------------------------------------------------------------------------
+    def list_upcoming(self, user_id: int, now: dt.datetime) -> AdminReply:
+        """List scheduled broadcasts, soonest first."""
+        if not self._guard(user_id, CMD_UPCOMING, "", now):
+            return AdminReply(replies.ADMIN_REFUSED)
+        upcoming = self.store.upcoming_broadcasts(MAX_LISTED)
+        if not upcoming:
+            return AdminReply(replies.ADMIN_NO_UPCOMING)
+        known = self.knowledge().regions
+        lines = [replies.render_broadcast_line(b, self.tz, replies.render_audience(b.regions,
+                                                                                   known))
+                 for b in upcoming]
+        return AdminReply("\n".join([replies.ADMIN_UPCOMING_HEADER.format(count=len(upcoming)),
+                                     *lines]))
+
+    def cancel(self, user_id: int, args: str, now: dt.datetime) -> AdminReply:
+        """Cancel a broadcast (and the still-scheduled rest of its series)."""
+        if not self._guard(user_id, CMD_CANCEL, args, now):
+            return AdminReply(replies.ADMIN_REFUSED)
+        broadcast_id = _broadcast_id(args)
+        if broadcast_id is None:
+            return AdminReply(replies.ADMIN_NEED_ID.format(command=CMD_CANCEL))
+        broadcast = self.store.broadcast(broadcast_id)
+        if broadcast is None:
+            return AdminReply(replies.ADMIN_NOT_FOUND.format(id=broadcast_id))
+        cancelled = self.store.cancel_broadcast(broadcast_id, now)
+        if not cancelled:
+            return AdminReply(replies.ADMIN_CANNOT_CANCEL.format(
+                id=broadcast_id, status=replies.BROADCAST_STATUS_LABELS[broadcast.status]))
+        self._changed(now)
+        more = len([i for i in cancelled if i != broadcast_id])
+        if more:
+            return AdminReply(replies.ADMIN_CANCELLED_SERIES.format(id=broadcast_id, more=more))
+        return AdminReply(replies.ADMIN_CANCELLED.format(id=broadcast_id))
+
+    def send_now(self, user_id: int, chat_id: int, args: str, now: dt.datetime) -> AdminReply:
+        """Send a scheduled broadcast now; progress is reported to this chat."""
+        if not self._guard(user_id, CMD_SEND_NOW, args, now):
+            return AdminReply(replies.ADMIN_REFUSED)
+        broadcast_id = _broadcast_id(args)
+        if broadcast_id is None:
+            return AdminReply(replies.ADMIN_NEED_ID.format(command=CMD_SEND_NOW))
+        broadcast = self.store.broadcast(broadcast_id)
+        if broadcast is None:
+            return AdminReply(replies.ADMIN_NOT_FOUND.format(id=broadcast_id))
+        if not self.store.send_now(broadcast_id, now, chat_id):
+            return AdminReply(replies.ADMIN_CANNOT_SEND_NOW.format(
+                id=broadcast_id, status=replies.BROADCAST_STATUS_LABELS[broadcast.status]))
+        self._changed(now)
+        return AdminReply(replies.ADMIN_STARTED.format(id=broadcast_id))
+
+    def progress(self, user_id: int, args: str, now: dt.datetime) -> AdminReply:
+        """Show a broadcast's progress or result (the latest started one by default)."""
+        if not self._guard(user_id, CMD_PROGRESS, args, now):
+            return AdminReply(replies.ADMIN_REFUSED)
+        broadcast_id = _broadcast_id(args)
+        if broadcast_id is None:
+            if args.strip():
+                return AdminReply(replies.ADMIN_NEED_ID.format(command=CMD_PROGRESS))
+            recent = self.store.recent_broadcasts(1)
+            if not recent:
+                return AdminReply(replies.ADMIN_NO_BROADCASTS)
+            broadcast_id = recent[0].id
+        broadcast = self.store.broadcast(broadcast_id)
+        if broadcast is None:
+            return AdminReply(replies.ADMIN_NOT_FOUND.format(id=broadcast_id))
+        return AdminReply(replies.render_report(broadcast,
+                                                report_for(self.store, broadcast, now)))
+
+    # -- insight ----------------------------------------------------------------------------
+    def statistics(self, user_id: int, now: dt.datetime) -> AdminReply:
+        """Subscribers by region, pledges, questions, unanswered questions and broadcasts."""
+        if not self._guard(user_id, CMD_STATS, "", now):
+            return AdminReply(replies.ADMIN_REFUSED)
+        known = self.knowledge().regions
+        by_region = self.store.subscribers_by_region()
+        ordered = sorted(by_region.items(), key=lambda kv: (-kv[1], kv[0] or ""))
+        region_lines = "\n".join(
+            f"• {replies.render_audience((region,), known)}: {replies.format_number(n)}"
+            for region, n in ordered) or replies.ADMIN_STATS_NO_REGIONS
+        totals = self.store.totals()
+        broadcasts = self.store.broadcast_totals()
+        broadcast_text = ", ".join(
+            f"{replies.BROADCAST_STATUS_LABELS[BroadcastStatus(status)]} {n}"
+            for status, n in sorted(broadcasts.items())) or "0"
+        n = replies.format_number
+        return AdminReply(replies.ADMIN_STATS.format(
+            subscribers=n(sum(by_region.values())), regions=region_lines,
+            pledges=n(self.store.pledge_count()), questions=n(totals.get("questions", 0)),
+            answers=n(totals.get("answers", 0)), clarify=n(totals.get("clarify", 0)),
+            fallbacks=n(totals.get("fallbacks", 0)), misses=n(self.store.miss_count()),
+            broadcasts=broadcast_text))
+
+    def unanswered(self, user_id: int, now: dt.datetime, limit: int = 15) -> AdminReply:
+        """The newest unanswered questions and 👎, newest first."""
+        if not self._guard(user_id, CMD_UNANSWERED, "", now):
+            return AdminReply(replies.ADMIN_REFUSED)
+        misses = self.store.recent_misses(limit)
+        if not misses:
+            return AdminReply(replies.ADMIN_NO_MISSES)
+        lines = []
+        for miss in misses:
+            when = dt.datetime.fromisoformat(str(miss["created_at"])).astimezone(self.tz)
+            text = " ".join(str(miss["text"]).split())[:200]
+            lines.append(f"• {when:%d/%m %H.%M} [{miss['kind']}] {text}")
+        return AdminReply("\n".join([replies.ADMIN_MISSES_HEADER.format(count=len(misses)),
+                                     *lines]))
+
+    def reload_knowledge(self, user_id: int, now: dt.datetime,
+                         reload: Callable[[], KnowledgeBase]) -> AdminReply:
+        """Reload the knowledge base through `reload` (which loads and installs it).
+
+        A broken edit raises `KnowledgeError` before anything is installed: the old knowledge
+        base keeps running and the admin gets every problem, located by file and line.
+        """
+        if not self._guard(user_id, CMD_RELOAD, "", now):
+            return AdminReply(replies.ADMIN_REFUSED)
+        try:
+            kb = reload()
+        except KnowledgeError as exc:
+            shown = [str(p) for p in exc.problems[:MAX_PROBLEMS_SHOWN]]
+            if len(exc.problems) > MAX_PROBLEMS_SHOWN:
+                shown.append(f"… +{len(exc.problems) - MAX_PROBLEMS_SHOWN}")
+            self.store.record_audit(user_id, "reload_failed", "\n".join(shown), True, now)
+            return AdminReply(replies.ADMIN_RELOAD_FAILED.format(
+                count=len(exc.problems), problems="\n".join(f"• {s}" for s in shown)))
+        self._changed(now)
+        return AdminReply(replies.ADMIN_RELOADED.format(
+            intents=len(kb.intents), regions=len(kb.regions),
+            elections=len(kb.calendar.elections)))
+
+    # -- helpers ----------------------------------------------------------------------------
+    def _show(self, moment: dt.datetime) -> str:
+        return replies.format_local_time(moment, self.tz)
+
+    def _zone_name(self, now: dt.datetime) -> str:
+        return now.astimezone(self.tz).tzname() or str(self.tz)
+
+
+def _broadcast_id(args: str) -> int | None:
+    word = args.strip().lstrip("#")
+    return int(word) if word.isdigit() else None

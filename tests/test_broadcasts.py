@@ -1,0 +1,482 @@
+"""The delivery engine and its tables: exactly once, paced, resumable — on virtual time."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import sqlite3
+import tempfile
+from collections import Counter
+from collections.abc import Iterator
+from itertools import pairwise
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlite_utils import Database
+
+from bot.broadcasts import Broadcaster, DeliveryReport, Outcome, SendResult, TokenBucket
+from bot.models import BroadcastStatus, DeliveryCounts, DeliveryStatus
+from bot.store import Store, migrations
+from tests.broadcast_fakes import T0, FakeSender, FakeTime, sending_rows, subscribe_many
+
+HOUR = dt.timedelta(hours=1)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    opened = Store(tmp_path / "b.sqlite3")
+    yield opened
+    opened.close()
+
+
+def make_broadcaster(store: Store, sender: FakeSender, time: FakeTime,
+                     **options: object) -> Broadcaster:
+    return Broadcaster(store, sender, clock=time.monotonic, sleep=time.sleep, now=time.now,
+                       **options)  # type: ignore[arg-type]
+
+
+def new_broadcast(store: Store, text: str = "Tetap netral!", regions: tuple | None = None,
+                  at: dt.datetime = T0) -> int:
+    return store.create_broadcast(text, at, regions, created_by=1, now=at - HOUR).id
+
+
+# -- tables -------------------------------------------------------------------------------------
+def test_migration_upgrades_an_m001_only_file_without_losing_data(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    old = Database(path)
+    migrations.apply(old, stop_before="m002_broadcasts")
+    assert not old["broadcasts"].exists()
+    old["chats"].insert({"chat_id": 7, "region": "jabar", "subscribed": 1, "blocked": 0,
+                         "created_at": "2024-01-01T00:00:00+00:00",
+                         "updated_at": "2024-01-01T00:00:00+00:00"})
+    old["pledges"].insert({"chat_id": 7, "pledged_at": "2024-01-02T00:00:00+00:00"})
+    old["misses"].insert({"text": "apa ini", "kind": "fallback",
+                          "created_at": "2024-01-03T00:00:00+00:00"})
+    old.close()
+
+    store = Store(path)
+    try:
+        assert {"broadcasts", "deliveries", "audit"} <= set(store.db.table_names())
+        chat = store.chat(7)
+        assert chat is not None
+        assert (chat.region, chat.subscribed, chat.pledged_at) == (
+            "jabar", True, "2024-01-02T00:00:00+00:00")
+        assert [m["text"] for m in store.recent_misses()] == ["apa ini"]
+        applied = [m.name for m in migrations.applied(store.db)]
+        assert applied == ["m001_chats_pledges_feedback", "m002_broadcasts"]
+        assert store.subscribers() == [7]
+    finally:
+        store.close()
+    again = Store(path)  # re-opening applies nothing twice
+    assert len(migrations.applied(again.db)) == 2
+    again.close()
+
+
+def test_status_columns_reject_unknown_values(store: Store) -> None:
+    bid = new_broadcast(store)
+    with pytest.raises(sqlite3.IntegrityError):
+        store.db.execute("UPDATE broadcasts SET status = 'sent' WHERE id = ?", [bid])
+
+
+def test_transitions_check_the_current_state(store: Store) -> None:
+    subscribe_many(store, [1, 2])
+    bid = new_broadcast(store)
+    assert store.claim_broadcast(bid, T0)
+    assert not store.claim_broadcast(bid, T0)                 # claimed once
+    assert len(store.deliveries(bid)) == 2                   # materialised once
+    assert not store.mark_missed(bid, T0)                    # only scheduled ones miss
+    assert not store.send_now(bid, T0)                       # only scheduled ones move
+    assert store.begin_delivery(bid, 1)
+    assert store.finish_delivery(bid, 1, DeliveryStatus.SENT, T0)
+    assert not store.finish_delivery(bid, 1, DeliveryStatus.FAILED, T0)  # sent stays sent
+    assert not store.begin_delivery(bid, 1)                  # a sent row is never re-sent
+    assert not store.finish_broadcast(bid, T0)               # chat 2 still pending
+    assert store.begin_delivery(bid, 2)
+    assert store.finish_delivery(bid, 2, DeliveryStatus.SENT, T0)
+    assert store.finish_broadcast(bid, T0)
+    assert not store.finish_broadcast(bid, T0)
+    assert store.cancel_broadcast(bid, T0) == []              # done cannot be cancelled
+    assert store.delivery_counts(bid) == DeliveryCounts(sent=2)
+
+
+def test_audience_by_region_and_the_no_region_subscribers(store: Store) -> None:
+    subscribe_many(store, [1, 2], "jabar")
+    subscribe_many(store, [3], "papua")
+    subscribe_many(store, [4], None)
+    store.subscribe(5, "jabar", T0)
+    store.unsubscribe(5, T0)
+    store.subscribe(6, "jabar", T0)
+    store.set_blocked(6, True, T0)
+    assert store.audience(None) == [1, 2, 3, 4]
+    assert store.audience(("jabar",)) == [1, 2]
+    assert store.audience(("jabar", None)) == [1, 2, 4]
+    assert store.audience((None,)) == [4]
+    assert store.audience(()) == []
+
+
+def test_cancel_covers_the_rest_of_a_series(store: Store) -> None:
+    times = [T0 + dt.timedelta(days=7 * n) for n in range(4)]
+    series = store.create_broadcasts("Senin netral", times, None, 1, T0 - HOUR)
+    assert {b.series for b in series} == {series[0].id}
+    assert store.claim_broadcast(series[0].id, T0)
+    store.finish_broadcast(series[0].id, T0)  # no subscribers: done at once
+    cancelled = store.cancel_broadcast(series[1].id, T0)
+    assert cancelled == [series[1].id, series[2].id, series[3].id]
+    assert [b.status for b in store.series_broadcasts(series[0].id)] == [
+        BroadcastStatus.DONE, *[BroadcastStatus.CANCELLED] * 3]
+    assert store.cancel_broadcast(series[2].id, T0) == []
+
+
+def test_deleting_a_chat_removes_its_deliveries(store: Store) -> None:
+    subscribe_many(store, [1, 2])
+    bid = new_broadcast(store)
+    store.claim_broadcast(bid, T0)
+    store.delete_chat(1)
+    assert [r["chat_id"] for r in store.deliveries(bid)] == [2]
+
+
+def test_audit_log_keeps_refusals_and_actions(store: Store) -> None:
+    store.record_audit(5, "siaran", "x" * 900, False, T0)
+    store.record_audit(1, "siaran", "ok", True, T0)
+    log = store.audit_log()
+    assert [(e["user_id"], e["allowed"]) for e in log] == [(1, 1), (5, 0)]
+    assert len(log[1]["detail"]) == 500
+
+
+# -- delivery -----------------------------------------------------------------------------------
+async def test_every_reachable_subscriber_gets_exactly_one_message(store: Store) -> None:
+    time = FakeTime()
+    chats = subscribe_many(store, range(1000, 1300))
+    blocked = set(chats[::37])
+    script = {
+        chats[5]: [SendResult.retry(2)],                                   # int seconds
+        chats[50]: [SendResult.retry(dt.timedelta(seconds=1.5))],          # PTB timedelta
+        chats[70]: [SendResult.transient("502 Bad Gateway"), SendResult.transient("timed out")],
+        chats[90]: [SendResult.transient("timed out")] * 9,                # gives up
+        chats[110]: [SendResult.failed("Bad Request: message text is empty")],
+    }
+    sender = FakeSender(time, script=script, blocked=blocked, latency=0.05)
+    bid = new_broadcast(store)
+    report = await time.run(make_broadcaster(store, sender, time).deliver(bid))
+
+    assert report is not None and report.finished
+    reachable = set(chats) - blocked - {chats[90], chats[110]}
+    assert set(sender.delivered) == reachable
+    assert set(sender.delivered.values()) == {1}
+    assert (report.sent, report.pending, report.failed, report.blocked) == (
+        len(reachable), 0, 2, len(blocked))
+    assert store.broadcast_status(bid) is BroadcastStatus.DONE
+    assert all(store.chat(c).blocked for c in blocked)  # type: ignore[union-attr]
+    assert store.subscribers() == sorted(set(chats) - blocked)
+    rows = {r["chat_id"]: r for r in store.deliveries(bid)}
+    assert rows[chats[70]]["attempts"] == 3 and rows[chats[70]]["status"] == "sent"
+    assert rows[chats[90]]["status"] == "failed" and "timed out" in rows[chats[90]]["last_error"]
+    # a blocked chat is tried once and never again
+    assert Counter(c.chat_id for c in sender.calls)[next(iter(blocked))] == 1
+
+
+@pytest.mark.parametrize("parts", [1, 2])
+async def test_pacing_stays_under_the_rate_and_one_message_per_chat_per_second(
+        store: Store, parts: int) -> None:
+    time = FakeTime()
+    rate = 25
+    subscribe_many(store, range(1, 301))
+    sender = FakeSender(time, latency=0.12)
+    bid = new_broadcast(store, "\n\n".join(["netral"] * parts))
+    broadcaster = make_broadcaster(store, sender, time, rate=rate,
+                                   split=lambda text: text.split("\n\n"))
+    report = await time.run(broadcaster.deliver(bid))
+
+    assert report is not None and report.sent == 300
+    starts = [c.at for c in sender.calls]
+    assert len(starts) == 300 * parts
+    # any rate + 1 consecutive messages span at least one second: never above the rate
+    assert all(starts[i + rate] - starts[i] >= 1 - 1e-9 for i in range(len(starts) - rate))
+    by_chat: dict[int, list[float]] = {}
+    for call in sender.calls:
+        by_chat.setdefault(call.chat_id, []).append(call.at)
+    gaps = [b - a for times in by_chat.values() for a, b in pairwise(times)]
+    assert len(gaps) == 300 * (parts - 1) and all(g >= 1 - 1e-9 for g in gaps)
+    assert sender.max_in_flight <= broadcaster.workers
+    achieved = (len(starts) - 1) / (starts[-1] - starts[0])  # intervals per second
+    assert achieved <= rate * (1 + 1e-9)
+    if parts == 1:  # single messages (every admin text fits in one) keep the full pace
+        assert achieved >= 0.95 * rate
+
+
+async def test_retry_after_pauses_every_worker_but_not_the_event_loop(store: Store) -> None:
+    time = FakeTime()
+    chats = subscribe_many(store, range(1, 101))
+    sender = FakeSender(time, script={chats[20]: [SendResult.retry(dt.timedelta(seconds=3))]},
+                        latency=0.05)
+    bid = new_broadcast(store)
+    ticks: list[float] = []
+
+    async def interactive() -> None:  # e.g. answering questions during the broadcast
+        while True:
+            ticks.append(time.t)
+            await time.sleep(0.25)
+
+    other = asyncio.ensure_future(interactive())
+    report = await time.run(make_broadcaster(store, sender, time).deliver(bid))
+    other.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await other
+
+    assert report is not None and report.sent == 100
+    limited = next(c for c in sender.calls if c.outcome is Outcome.RETRY_AFTER)
+    answered = limited.at + 0.05  # the 429 arrives after the latency; then 3 s of pause
+    resume = answered + 3
+    # calls already started before the 429 arrived may finish; none starts during the pause
+    assert not [c.at for c in sender.calls if answered - 1e-9 <= c.at < resume - 1e-9]
+    assert any(abs(c.at - resume) < 1e-6 for c in sender.calls)
+    assert any(limited.at < t < resume for t in ticks)  # the loop kept answering meanwhile
+    assert sender.delivered[chats[20]] == 1
+
+
+async def test_transient_errors_back_off_exponentially_then_fail(store: Store) -> None:
+    time = FakeTime()
+    subscribe_many(store, [1])
+    sender = FakeSender(time, script={1: [SendResult.transient("503")] * 10})
+    bid = new_broadcast(store)
+    broadcaster = make_broadcaster(store, sender, time, max_attempts=4, backoff=1.0)
+    report = await time.run(broadcaster.deliver(bid))
+    assert report is not None and report.failed == 1
+    assert [c.at for c in sender.calls] == [0.0, 1.0, 3.0, 7.0]  # waits of 1, 2 and 4 s
+    row = store.deliveries(bid)[0]
+    assert (row["attempts"], row["last_error"]) == (4, "503")
+
+
+async def test_a_sender_that_raises_is_retried_like_a_transient_error(store: Store) -> None:
+    time = FakeTime()
+    subscribe_many(store, [1])
+    sender = FakeSender(time)
+    failures = iter([RuntimeError("boom")])
+
+    def explode(_: int) -> None:
+        error = next(failures, None)
+        if error:
+            raise error
+
+    sender.on_call = explode
+    report = await time.run(make_broadcaster(store, sender, time).deliver(new_broadcast(store)))
+    assert report is not None and report.sent == 1 and sender.delivered[1] == 1
+
+
+async def test_long_texts_are_split_and_count_as_several_messages(store: Store) -> None:
+    time = FakeTime()
+    subscribe_many(store, [1, 2])
+    sender = FakeSender(time)
+    long_text = "\n\n".join(["kalimat " * 400] * 3)  # about 9,600 characters
+    report = await time.run(make_broadcaster(store, sender, time).deliver(
+        new_broadcast(store, long_text)))
+    assert report is not None and report.sent == 2
+    per_chat = Counter(c.chat_id for c in sender.calls)
+    assert per_chat[1] == per_chat[2] >= 3
+    assert all(len(c.text) <= 4096 for c in sender.calls)
+
+
+async def test_progress_is_reported_every_n_deliveries_and_at_the_end(store: Store) -> None:
+    time = FakeTime()
+    subscribe_many(store, range(1, 26))
+    reports: list[DeliveryReport] = []
+    broadcaster = make_broadcaster(store, FakeSender(time, blocked={3}), time,
+                                   progress_every=10)
+    final = await time.run(broadcaster.deliver(new_broadcast(store), reports.append))
+    assert [r.finished for r in reports] == [False, False, True]
+    assert [r.sent + r.blocked for r in reports[:2]] == [10, 20]
+    assert reports[-1] == final
+    assert (final.sent, final.blocked, final.pending, final.total) == (24, 1, 0, 25)
+    assert final.status is BroadcastStatus.DONE
+    assert final.elapsed > dt.timedelta(0) and final.rate > 0
+
+
+async def test_cancel_while_sending_stops_the_workers(store: Store) -> None:
+    time = FakeTime()
+    subscribe_many(store, range(1, 201))
+    bid = new_broadcast(store)
+    sender = FakeSender(time, latency=0.1)
+    sender.on_call = lambda _: (len(sender.calls) == 50 and store.cancel_broadcast(bid, T0))
+    report = await time.run(make_broadcaster(store, sender, time).deliver(bid))
+    assert report is not None and report.status is BroadcastStatus.CANCELLED
+    assert 50 <= report.sent <= 50 + 8
+    assert report.pending == 200 - report.sent
+
+
+async def test_chats_that_leave_mid_broadcast_are_not_sent(store: Store) -> None:
+    time = FakeTime()
+    subscribe_many(store, [1, 2, 3, 4])
+    bid = new_broadcast(store)
+    store.claim_broadcast(bid, T0)
+    store.unsubscribe(2, T0)
+    store.set_blocked(3, True, T0)
+    store.delete_chat(4)
+    sender = FakeSender(time)
+    report = await time.run(make_broadcaster(store, sender, time).deliver(bid))
+    assert set(sender.delivered) == {1}
+    assert report is not None and (report.sent, report.blocked, report.total) == (1, 1, 2)
+
+
+async def test_nothing_is_sent_for_cancelled_missed_or_done_broadcasts(store: Store) -> None:
+    time = FakeTime()
+    subscribe_many(store, [1])
+    sender = FakeSender(time)
+    broadcaster = make_broadcaster(store, sender, time)
+    cancelled, missed = new_broadcast(store), new_broadcast(store)
+    store.cancel_broadcast(cancelled, T0)
+    store.mark_missed(missed, T0)
+    assert await time.run(broadcaster.deliver(cancelled)) is None
+    assert await time.run(broadcaster.deliver(missed)) is None
+    assert await time.run(broadcaster.deliver(9999)) is None
+    done = new_broadcast(store)
+    await time.run(broadcaster.deliver(done))
+    assert await time.run(broadcaster.deliver(done)) is None
+    assert sender.delivered == Counter({1: 1})
+
+
+# -- crashes ------------------------------------------------------------------------------------
+class Crash(Exception):
+    """Marks the moment the process 'dies' in the crash tests."""
+
+
+@pytest.mark.parametrize("workers", [1, 3, 8])
+async def test_resume_after_a_crash_resends_at_most_the_in_flight_ones(
+        tmp_path: Path, workers: int) -> None:
+    """Worst case: every message in flight at the crash did reach the user."""
+    path = tmp_path / "crash.sqlite3"
+    store = Store(path)
+    chats = subscribe_many(store, range(1, 201))
+    bid = new_broadcast(store)
+    time = FakeTime()
+    frozen = asyncio.Event()
+    delivered: Counter[int] = Counter()
+    in_flight_at_crash: list[int] = []
+
+    class CrashingSender(FakeSender):
+        frozen_workers = 0
+
+        async def send_text(self, chat_id: int, text: str) -> SendResult:
+            in_flight_at_crash.append(sending_rows(path, bid))
+            delivered[chat_id] += 1  # worst case: every message that starts does arrive …
+            self.calls.append(None)  # type: ignore[arg-type]
+            if len(self.calls) <= 120:
+                await time.sleep(0.2)
+            if len(self.calls) >= 120:  # … but the process died before recording it
+                self.frozen_workers += 1
+                await frozen.wait()
+            return SendResult.sent()
+
+    sender = CrashingSender(time)
+    task = asyncio.ensure_future(
+        make_broadcaster(store, sender, time, workers=workers).deliver(bid))
+    await time.drive(task, until=lambda: sender.frozen_workers == workers)
+    at_crash = sending_rows(path, bid)
+    task.cancel()  # the process is gone: nothing after this point is written
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    store.close()
+
+    assert max(in_flight_at_crash) <= workers  # the invariant: at most W rows in flight
+    assert 0 < at_crash <= workers
+
+    restarted = Store(path)
+    time2 = FakeTime(time.now())
+    resumed = FakeSender(time2)
+    report = await time2.run(make_broadcaster(restarted, resumed, time2,
+                                              workers=workers).deliver(bid))
+    for chat_id, n in resumed.delivered.items():
+        delivered[chat_id] += n
+    restarted.close()
+
+    assert report is not None and report.finished and report.sent == 200
+    assert set(delivered) == set(chats)  # nobody is missing
+    duplicates = sum(n - 1 for n in delivered.values())
+    assert duplicates == at_crash <= workers  # exactly the in-flight ones, bounded by W
+
+
+async def test_a_crash_between_claim_and_first_send_loses_nobody(tmp_path: Path) -> None:
+    path = tmp_path / "claim.sqlite3"
+    store = Store(path)
+    subscribe_many(store, range(1, 11))
+    bid = new_broadcast(store)
+    store.claim_broadcast(bid, T0)  # then the process dies
+    store.close()
+    restarted = Store(path)
+    time = FakeTime()
+    sender = FakeSender(time)
+    report = await time.run(make_broadcaster(restarted, sender, time).deliver(bid))
+    restarted.close()
+    assert report is not None and report.sent == 10 and set(sender.delivered.values()) == {1}
+
+
+async def test_stop_finishes_in_flight_messages_and_leaves_the_rest_for_resume(
+        store: Store) -> None:
+    time = FakeTime()
+    subscribe_many(store, range(1, 51))
+    bid = new_broadcast(store)
+    sender = FakeSender(time, latency=0.1)
+    broadcaster = make_broadcaster(store, sender, time)
+    sender.on_call = lambda _: len(sender.calls) == 10 and broadcaster.stop()
+    report = await time.run(broadcaster.deliver(bid))
+    assert report is not None and not report.finished
+    assert store.broadcast_status(bid) is BroadcastStatus.SENDING
+    assert sending_rows(store.path, bid) == 0  # nothing ambiguous after a graceful stop
+    again = make_broadcaster(store, FakeSender(time), time)
+    final = await time.run(again.deliver(bid))
+    assert final is not None and final.sent == 50
+
+
+# -- the bucket ---------------------------------------------------------------------------------
+async def test_token_bucket_spaces_takes_and_honours_pauses() -> None:
+    time = FakeTime()
+    bucket = TokenBucket(10, time.monotonic, time.sleep)
+
+    async def take_all() -> list[float]:
+        taken = [await bucket.take() for _ in range(3)]
+        bucket.pause(5)
+        taken.append(await bucket.take())
+        return taken
+
+    assert await time.run(take_all()) == pytest.approx([0.0, 0.1, 0.2, 5.2])
+    with pytest.raises(ValueError):
+        TokenBucket(0, time.monotonic, time.sleep)
+
+
+def test_send_result_accepts_int_float_and_timedelta() -> None:
+    assert SendResult.retry(3).retry_after == 3.0
+    assert SendResult.retry(dt.timedelta(milliseconds=1500)).retry_after == 1.5
+    assert SendResult.retry(-1).retry_after == 0.0
+
+
+# -- property: whatever Telegram answers, nobody gets two copies and every row ends -------------
+_OUTCOMES = st.sampled_from([
+    SendResult.sent(), SendResult.blocked(), SendResult.retry(1), SendResult.transient("5xx"),
+    SendResult.failed("400"),
+])
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scripts=st.dictionaries(st.integers(1, 30), st.lists(_OUTCOMES, max_size=4)),
+       workers=st.integers(1, 6))
+def test_property_each_chat_ends_in_one_final_state(scripts: dict[int, list[SendResult]],
+                                                    workers: int) -> None:
+    async def scenario(store: Store) -> tuple[DeliveryReport | None, FakeSender]:
+        time = FakeTime()
+        sender = FakeSender(time, script={k: list(v) for k, v in scripts.items()}, latency=0.01)
+        broadcaster = make_broadcaster(store, sender, time, workers=workers, max_attempts=3)
+        return await time.run(broadcaster.deliver(new_broadcast(store))), sender
+
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store(Path(tmp) / "p.sqlite3")
+        subscribe_many(store, range(1, 31))
+        report, sender = asyncio.run(scenario(store))
+        rows = store.deliveries(1)
+        store.close()
+    assert report is not None and report.finished and report.pending == 0
+    assert all(n == 1 for n in sender.delivered.values())
+    sent = {r["chat_id"] for r in rows if r["status"] == "sent"}
+    assert sent == set(sender.delivered)
+    assert report.sent + report.failed + report.blocked == 30
