@@ -168,8 +168,11 @@ class Matcher:
         scored = []
         for owner, (score, index) in best.items():
             score += coverage_scale * explained.get(owner, 0.0)
-            if self._keywords[owner] & query_set:
-                score += w.keyword_bonus
+            # A second keyword of the intent in the question adds half a bonus more, so
+            # "nomor urut" + "jari" outweighs a lone shared "jari".
+            hits = len(self._keywords[owner] & query_set)
+            if hits:
+                score += w.keyword_bonus * (1 + 0.5 * (min(hits, 2) - 1))
             scored.append((score, owner, index))
         scored.sort(reverse=True)
         return [Scored(owner, score, self._strings[index])
