@@ -97,8 +97,9 @@ def cmd_run(settings: Settings, _args: argparse.Namespace) -> int:
         run_telegram(settings, kb)
         return 0
     from bot.channels.console import run_console
+    from bot.services import build_services
 
-    run_console(Dialogue(kb))
+    run_console(build_services(settings, kb))
     return 0
 
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bot.store import Store
 from tests.conftest import KNOWLEDGE_DIR, ROOT
 
 REPLY_FIELDS = {"kind", "intent", "verdict", "confidence", "text", "sources", "alternatives",
@@ -74,8 +75,13 @@ def test_eval_reports_a_malformed_label_file(tmp_path: Path) -> None:
     assert "item 1: verdict" in result.stderr
 
 
-def test_console_chat_answers_and_quits() -> None:
-    result = _run("run", stdin="boleh foto bareng paslon?\n/keluar\n")
+def test_console_chat_answers_quits_and_uses_the_store(tmp_path: Path) -> None:
+    db = tmp_path / "console.sqlite3"
+    result = _run("run", stdin="boleh foto bareng paslon?\nqwerty zxcvb asdfg\n/keluar\n",
+                  env={"DB_PATH": str(db)})
     assert result.returncode == 0, result.stderr
     assert "DILARANG" in result.stdout
     assert "Terima kasih" in result.stdout
+    store = Store(db)
+    assert store.totals()["questions"] == 2
+    assert [m["text"] for m in store.recent_misses()] == ["qwerty zxcvb asdfg"]

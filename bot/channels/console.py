@@ -1,12 +1,16 @@
-"""Console chat: the embedded default channel (`make run` without a Telegram token)."""
+"""Console chat: the embedded default channel (`make run` without a Telegram token).
+
+Same services as Telegram: questions are counted and unanswered ones logged in the same store.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import TextIO
 
-from bot.dialogue import TOPIC_PREFIX, Context, Dialogue
+from bot.dialogue import TOPIC_PREFIX, Context
 from bot.models import Reply
+from bot.services import Services
 
 QUIT_COMMANDS = frozenset({"/keluar", "/exit", "/quit"})
 WELCOME = (
@@ -26,12 +30,13 @@ def render(reply: Reply) -> str:
     return "\n".join(lines)
 
 
-def run_console(dialogue: Dialogue, read: Callable[[str], str] = input,
+def run_console(services: Services, read: Callable[[str], str] = input,
                 out: TextIO | None = None) -> None:
     """Run the read-answer loop until /keluar or end of input."""
     import sys
 
     stream = out or sys.stdout
+    dialogue = services.dialogue
     context = Context()
     buttons: tuple = ()
     print(WELCOME, file=stream)
@@ -57,7 +62,7 @@ def run_console(dialogue: Dialogue, read: Callable[[str], str] = input,
             buttons = ()
             continue
         else:
-            reply = dialogue.answer(line, context)
+            reply = services.ask(line, context)
         buttons = reply.buttons
         print("\n" + render(reply), file=stream)
     print(GOODBYE, file=stream)
