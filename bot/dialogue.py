@@ -65,7 +65,8 @@ class Dialogue:
         reply = self._decide(ranked, bare=len(set(terms)) == 1)
         if (reply.kind in (ReplyKind.FALLBACK, ReplyKind.CLARIFY) and reply.intent is None
                 and context and context.last_text
-                and len(terms) <= FOLLOW_UP_MAX_TERMS):
+                and len(terms) <= FOLLOW_UP_MAX_TERMS
+                and all(self.matcher.knows(t) for t in terms)):
             joined = f"{context.last_text} {text}"[:MAX_INPUT_CHARS]
             combined = self._decide(self.matcher.rank(joined))
             if combined.kind is ReplyKind.ANSWER:

@@ -120,6 +120,10 @@ class Matcher:
             self._corrections[term] = match[0] if match else None
         return self._corrections[term] or term
 
+    def knows(self, term: str) -> bool:
+        """Whether a (normalised) term occurs in the knowledge base's phrasings."""
+        return term in self._idf
+
     def rank(self, text: str, limit: int = 5) -> list[Scored]:
         """Return the best intents for `text`, best first, one entry per intent."""
         return self.rank_terms(self.query_terms(text), limit)

@@ -86,3 +86,9 @@ def test_pledge_text_has_four_points(dialogue: Dialogue) -> None:
     text = dialogue.pledge_text()
     assert "1. " in text and "4. " in text
     assert "politik uang" in text.lower()
+
+
+def test_gibberish_after_a_question_is_not_read_as_a_follow_up(dialogue: Dialogue) -> None:
+    context = Context()
+    assert dialogue.answer("boleh foto bareng paslon?", context).kind is ReplyKind.ANSWER
+    assert dialogue.answer("qwerty zxcvb asdfg", context).kind is ReplyKind.FALLBACK
