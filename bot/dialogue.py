@@ -26,7 +26,7 @@ class Policy:
     clarify_threshold: float = 0.28    # below this: honest fallback
     clarify_window: float = 0.12       # intents this close to the top are offered as choices
     lead_margin: float = 0.08          # a lead this large answers even below the threshold
-    unsafe_boleh_margin: float = 0.15  # "boleh" must lead any stricter reading by this …
+    unsafe_boleh_margin: float = 0.18  # "boleh" must lead any stricter reading by this …
     boleh_extra: float = 0.05          # … and score this much above the answer threshold
     max_choices: int = 3
 
