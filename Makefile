@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint check eval bench clean
+.PHONY: run test lint check eval bench bench-broadcast clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,9 @@ eval: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_matcher.py
+
+bench-broadcast: $(STAMP)
+	$(PY) benchmarks/bench_broadcast.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -11,14 +11,19 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from bot import replies
 from bot.config import Settings
 from bot.dialogue import Context, Dialogue
-from bot.knowledge import KnowledgeBase
+from bot.knowledge import KnowledgeBase, KnowledgeError, load_knowledge
 from bot.models import Region, Reply, ReplyKind
 from bot.store import Store
 from bot.throttle import Decision, Throttle
+
+if TYPE_CHECKING:
+    from bot.admin import Admin
+    from bot.scheduler import Scheduler
 
 Clock = Callable[[], dt.datetime]
 
@@ -46,7 +51,9 @@ class Services:
     """Everything a channel needs, built once by `build_services`.
 
     `dialogue` is an attribute on purpose: an admin reload swaps it (and `kb`) while the bot
-    runs, so methods read the knowledge base through `self.dialogue.kb`.
+    runs, so methods read the knowledge base through `self.dialogue.kb`. `admin` and
+    `scheduler` are attached by a channel that offers admin commands and broadcasts (the
+    scheduler needs the channel's `Sender`); they stay None in the console.
     """
 
     settings: Settings
@@ -55,6 +62,8 @@ class Services:
     store: Store
     clock: Clock = utc_now
     throttle: Throttle = field(default_factory=lambda: Throttle(20))
+    admin: Admin | None = None
+    scheduler: Scheduler | None = None
 
     # -- questions ------------------------------------------------------------------------
     def ask(self, text: str, context: Context | None = None) -> Reply:
@@ -86,6 +95,36 @@ class Services:
         if question:
             self.store.record_miss(question, "none_of_these", None, self.clock())
         return self.dialogue.none_of_these()
+
+    # -- knowledge reload -------------------------------------------------------------------
+    def prepare_knowledge(self) -> Callable[[], KnowledgeBase]:
+        """Load, validate and index `settings.knowledge_dir`; return the step that installs it.
+
+        This is the slow part (a few hundred ms): a channel may run it in a worker thread,
+        since it touches nothing in use. The returned callable swaps the new knowledge base in
+        (or raises the `KnowledgeError` found while loading, leaving the old one running); pass
+        it to `Admin.reload_knowledge`.
+        """
+        try:
+            kb = load_knowledge(self.settings.knowledge_dir)
+        except KnowledgeError as exc:
+            error = exc
+
+            def refuse() -> KnowledgeBase:
+                raise error
+
+            return refuse
+        dialogue = Dialogue(kb)
+        return lambda: self.install_knowledge(kb, dialogue)
+
+    def install_knowledge(self, kb: KnowledgeBase, dialogue: Dialogue) -> KnowledgeBase:
+        """Swap in a loaded knowledge base; the next question already uses it."""
+        self.kb, self.dialogue = kb, dialogue
+        return kb
+
+    def reload_knowledge(self) -> KnowledgeBase:
+        """Load and install the knowledge base in one step (raises `KnowledgeError`)."""
+        return self.prepare_knowledge()()
 
     # -- fixed replies ----------------------------------------------------------------------
     def report_reply(self) -> Reply:

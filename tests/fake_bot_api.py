@@ -8,8 +8,10 @@ It runs a stdlib `ThreadingHTTPServer` on 127.0.0.1 with a free port in a daemon
 state sits behind one `threading.Condition`: `getUpdates` long-polls on it (honouring `timeout`)
 and `wait_for` blocks on it until a matching request has been recorded, so nothing sleeps
 blindly. Failures can be injected per call or per chat (429 with `retry_after`, 403 blocked,
-400 chat not found, 5xx), and an optional Telegram-like rate limit answers 429 when a chat gets
-more than one message a second or the bot more than thirty.
+400 chat not found, 5xx), an optional Telegram-like rate limit answers 429 when a chat gets
+more than one message a second or the bot more than thirty, and `slow_down` delays the answers
+to a method (the request is recorded first: like Telegram, the message is delivered even if the
+client is gone by the time the answer would arrive).
 """
 
 from __future__ import annotations
@@ -154,6 +156,7 @@ class FakeBotApi:
         self._commands: list[dict[str, Any]] = []
         self._rate_overall: int | None = None
         self._rate_per_chat: int | None = None
+        self._delays: dict[str, float] = {}
         self._sends: deque[float] = deque()
         self._chat_sends: defaultdict[int, deque[float]] = defaultdict(deque)
         self._closed = False
@@ -212,6 +215,16 @@ class FakeBotApi:
         """Remove every injected failure."""
         with self._cond:
             self._failures.clear()
+
+    def slow_down(self, seconds: float, method: str = "sendMessage") -> None:
+        """Answer every `method` call `seconds` after recording it (0 = at once again)."""
+        with self._cond:
+            self._delays[method] = seconds
+
+    def delay(self, method: str) -> float:
+        """Seconds the answer to `method` is held back (see `slow_down`)."""
+        with self._cond:
+            return self._delays.get(method, 0.0)
 
     def rate_limit(self, overall_per_second: int | None = 30,
                    per_chat_per_second: int | None = 1) -> None:
@@ -548,6 +561,9 @@ class _Handler(BaseHTTPRequestHandler):
         params = dict(_decode(k, v) for k, v in parse_qsl(parts.query))
         params.update(_parse_body(self.headers.get("Content-Type", ""), raw))
         status, body = api.handle(method, params)
+        delay = api.delay(method)
+        if delay > 0:
+            time.sleep(delay)  # this connection's own thread: other requests go on meanwhile
         self._reply(status, body)
 
     do_GET = do_POST

@@ -133,15 +133,25 @@ async def running_bot(api: FakeBotApi, kb: KnowledgeBase, settings: Settings,
 @asynccontextmanager
 async def polling(app: Application,
                   poll_timeout: dt.timedelta = POLL_TIMEOUT) -> AsyncIterator[Application]:
-    """Run `app` as `run_polling` does (initialize, post_init, start, long polling); then stop."""
-    async with app:
-        if app.post_init:  # run_polling() calls it; starting by hand we must too
-            await app.post_init(app)
-        await app.start()
-        await app.updater.start_polling(timeout=poll_timeout,
-                                        allowed_updates=list(ALLOWED_UPDATES))
-        try:
-            yield app
-        finally:
-            await app.updater.stop()
-            await app.stop()
+    """Run `app` as `run_polling` does, hooks included; then stop it in `run_polling`'s order.
+
+    Start: initialize, post_init, start, long polling. Stop: updater, application, post_stop,
+    shutdown, post_shutdown.
+    """
+    try:
+        async with app:
+            if app.post_init:  # run_polling() calls the hooks; starting by hand we must too
+                await app.post_init(app)
+            await app.start()
+            await app.updater.start_polling(timeout=poll_timeout,
+                                            allowed_updates=list(ALLOWED_UPDATES))
+            try:
+                yield app
+            finally:
+                await app.updater.stop()
+                await app.stop()
+                if app.post_stop:
+                    await app.post_stop(app)
+    finally:
+        if app.post_shutdown:
+            await app.post_shutdown(app)

@@ -1,9 +1,10 @@
 """Telegram channel: python-telegram-bot adapters around the core.
 
-This is the only module that imports `telegram`. Handlers are thin: they unpack the update, make
-one call to `Services` (or the dialogue), and render the returned `Reply` as a message with
-inline buttons. `register_handlers` lists every handler in priority order and reads as the
-bot's menu.
+Together with `telegram_sender` (broadcast delivery) the only code that imports `telegram`.
+Handlers are thin: they unpack the update, make one call to `Services`, the dialogue or the
+`Admin` use cases, and render the returned `Reply` / `AdminReply` as a message with inline
+buttons. `register_handlers` lists every handler in priority order and reads as the bot's menu;
+`build_application` also wires the broadcast scheduler into the application's start and stop.
 """
 
 from __future__ import annotations
@@ -46,12 +47,16 @@ from telegram.ext import (
     filters,
 )
 
+from bot import admin as core_admin
 from bot import replies
+from bot.admin import Admin, AdminReply
+from bot.channels.telegram_sender import TelegramSender, admin_notifier
 from bot.chunks import split_message
 from bot.config import Settings
 from bot.dialogue import ACTION_NONE, TOPIC_PREFIX, Context
 from bot.knowledge import KnowledgeBase
 from bot.models import Choice, Reply, ReplyKind
+from bot.scheduler import build_scheduler
 from bot.services import ALL_REGIONS, Services, build_services
 from bot.throttle import Decision
 
@@ -81,6 +86,7 @@ CB_FEEDBACK = "f"    # f:<1|0>:<intent id>
 CB_REGION = "r"      # r:<region id | all>
 CB_PLEDGE = "p"      # "Saya berikrar"
 CB_DELETE = "d"      # d:<y|n>
+CB_ADMIN = core_admin.CALLBACK_PREFIX  # adm:<ok|no>:<draft token>, made by bot/admin.py
 
 # -- transport tuning -------------------------------------------------------------------------
 POLL_TIMEOUT = dt.timedelta(seconds=30)  # long polling: Telegram answers as soon as updates exist
@@ -101,6 +107,14 @@ class BotContext(CallbackContext[ExtBot, dict, dict, dict]):
     def services(self) -> Services:
         """The composition object stored in `bot_data` by `build_application`."""
         return self.bot_data["services"]
+
+    @property
+    def admin(self) -> Admin:
+        """The admin use cases (every admin command goes through them, from anyone)."""
+        admin = self.services.admin
+        if admin is None:
+            raise RuntimeError("admin commands need build_application()")
+        return admin
 
     @property
     def dialogue_context(self) -> Context:
@@ -345,6 +359,74 @@ async def unknown_command(update: Update, context: BotContext) -> None:
     await _say(update, replies.TG_UNKNOWN_COMMAND)
 
 
+# -- handlers: admin -----------------------------------------------------------------------
+# Anyone may type these in a private chat: the core checks the allow-list, audits every attempt
+# and answers a refusal politely. /muatulang has its own handler (it loads files off the loop).
+ROUTED_ADMIN_COMMANDS = tuple(c for c in core_admin.ADMIN_COMMANDS if c != core_admin.CMD_RELOAD)
+_COMMAND = re.compile(r"/(?P<name>[^\s@]+)(?:@\S*)?")
+
+
+def command_text(text: str) -> tuple[str, str]:
+    """Split a command message into its name (lower case) and the raw text after it.
+
+    Unlike `context.args`, the rest keeps its line breaks: a broadcast's text is multi-line.
+    """
+    match = _COMMAND.match(text)
+    if match is None:
+        return "", text
+    return match["name"].lower(), text[match.end():].lstrip()
+
+
+def admin_markup(reply: AdminReply) -> InlineKeyboardMarkup | None:
+    """Render an admin reply's buttons, two per row (callback data checked against 64 bytes)."""
+    buttons = [InlineKeyboardButton(b.label, callback_data=callback_data(b.data))
+               for b in reply.buttons]
+    return InlineKeyboardMarkup(_pairs(buttons)) if buttons else None
+
+
+def admin_reply(admin: Admin, text: str, user_id: int, chat_id: int,
+                now: dt.datetime) -> AdminReply:
+    """Route one admin command message (any of `ROUTED_ADMIN_COMMANDS`) to its use case."""
+    name, args = command_text(text)
+    match name:
+        case core_admin.CMD_SCHEDULE:
+            return admin.draft_broadcast(user_id, chat_id, args, now)
+        case core_admin.CMD_UPCOMING:
+            return admin.list_upcoming(user_id, now)
+        case core_admin.CMD_CANCEL:
+            return admin.cancel(user_id, args, now)
+        case core_admin.CMD_SEND_NOW:
+            return admin.send_now(user_id, chat_id, args, now)
+        case core_admin.CMD_PROGRESS:
+            return admin.progress(user_id, args, now)
+        case core_admin.CMD_STATS:
+            return admin.statistics(user_id, now)
+        case core_admin.CMD_UNANSWERED:
+            return admin.unanswered(user_id, now)
+        case _:
+            return admin.help(user_id, now)
+
+
+async def run_admin_command(update: Update, context: BotContext) -> None:
+    """Any admin command but /muatulang, from anyone in a private chat: one `Admin` call."""
+    reply = admin_reply(context.admin, update.message.text, update.effective_user.id,
+                        update.effective_chat.id, context.services.clock())
+    await _say(update, reply.text, admin_markup(reply))
+
+
+async def reload_knowledge(update: Update, context: BotContext) -> None:
+    """/muatulang: load the knowledge base off the event loop, then swap it in (admins only).
+
+    A broken edit keeps the old knowledge base and the admin gets every problem, located.
+    """
+    services, user_id = context.services, update.effective_user.id
+    install = services.reload_knowledge  # a refused user never gets this far
+    if context.admin.is_admin(user_id):  # only admins make us parse YAML, and not on the loop
+        install = await asyncio.to_thread(services.prepare_knowledge)
+    reply = context.admin.reload_knowledge(user_id, services.clock(), install)
+    await _say(update, reply.text, admin_markup(reply))
+
+
 # -- handlers: messages --------------------------------------------------------------------
 async def answer_question(update: Update, context: BotContext) -> None:
     """Answer free text (private chats; in groups only when mentioned or replied to)."""
@@ -420,6 +502,17 @@ async def press_delete(update: Update, context: BotContext) -> None:
     await query.edit_message_text(text)
 
 
+async def press_admin(update: Update, context: BotContext) -> None:
+    """A preview's confirm / discard button: take the buttons off, then say what happened."""
+    query = update.callback_query
+    reply = context.admin.press(update.effective_user.id, query.data or "",
+                                context.services.clock())
+    await query.answer()
+    with contextlib.suppress(TelegramError):  # a preview is answered once
+        await query.edit_message_reply_markup(None)
+    await _say(update, reply.text, admin_markup(reply))
+
+
 async def press_stale(update: Update, context: BotContext) -> None:
     """A button from an older version of the bot: say so instead of leaving it spinning."""
     await update.callback_query.answer(replies.TG_STALE_BUTTON)
@@ -478,6 +571,10 @@ def register_handlers(app: Application) -> None:
     app.add_handler(CommandHandler(CMD_BERHENTI, unsubscribe))
     app.add_handler(CommandHandler(CMD_HAPUSDATA, confirm_delete))
     app.add_handler(CommandHandler(CMD_TENTANG, show_about))
+    app.add_handler(CommandHandler(ROUTED_ADMIN_COMMANDS, run_admin_command,
+                                   filters=filters.ChatType.PRIVATE))
+    app.add_handler(CommandHandler(core_admin.CMD_RELOAD, reload_knowledge,
+                                   filters=filters.ChatType.PRIVATE))
     app.add_handler(MessageHandler(NEW_MESSAGE & filters.COMMAND & filters.ChatType.PRIVATE,
                                    unknown_command))
 
@@ -488,6 +585,7 @@ def register_handlers(app: Application) -> None:
     app.add_handler(CallbackQueryHandler(press_region, pattern=f"^{CB_REGION}:"))
     app.add_handler(CallbackQueryHandler(press_pledge, pattern=f"^{CB_PLEDGE}$"))
     app.add_handler(CallbackQueryHandler(press_delete, pattern=f"^{CB_DELETE}:"))
+    app.add_handler(CallbackQueryHandler(press_admin, pattern=f"^{CB_ADMIN}:"))
     app.add_handler(CallbackQueryHandler(press_stale))
 
     app.add_handler(ChatMemberHandler(track_membership, ChatMemberHandler.MY_CHAT_MEMBER))
@@ -507,6 +605,7 @@ def api_urls(base: str) -> tuple[str, str]:
 
 
 async def _set_commands(app: Application) -> None:
+    """Set the public command menu (admin commands stay out of it; /admin lists them)."""
     try:
         await app.bot.set_my_commands(
             [BotCommand(name, replies.TG_COMMAND_MENU[name]) for name in MENU_COMMANDS])
@@ -514,8 +613,52 @@ async def _set_commands(app: Application) -> None:
         logger.warning("setMyCommands failed: %s", exc)
 
 
+async def _start(app: Application) -> None:
+    """post_init: the command menu, then broadcasts (resume, catch up, register timers)."""
+    await _set_commands(app)
+    services: Services = app.bot_data["services"]
+    await app.bot_data["sender"].start()
+    if services.scheduler is not None:
+        await services.scheduler.start()
+
+
+async def _stop(app: Application) -> None:
+    """post_stop: let deliveries finish their in-flight messages (the rest resumes next start).
+
+    Runs before the application shuts its bot down, so a last progress report still goes out.
+    """
+    services: Services = app.bot_data["services"]
+    if services.scheduler is not None:
+        await services.scheduler.shutdown()
+
+
+async def _close(app: Application) -> None:
+    """post_shutdown: close the broadcast connection pool."""
+    await app.bot_data["sender"].stop()
+
+
+def attach_broadcasting(app: Application, services: Services) -> TelegramSender:
+    """Give `services` a broadcast scheduler sending through its own Bot, and the admin use cases.
+
+    Admin notices (progress, results, missed broadcasts) go through the application's bot.
+    """
+    settings = services.settings
+    base_url, base_file_url = (api_urls(settings.telegram_base_url)
+                               if settings.telegram_base_url else (None, None))
+    sender = TelegramSender(settings.telegram_token or "", base_url, base_file_url)
+
+    def knowledge() -> KnowledgeBase:  # read at each use: a reload swaps it
+        return services.dialogue.kb
+
+    services.scheduler = build_scheduler(settings, services.store, sender, knowledge=knowledge,
+                                         notify=admin_notifier(app.bot), now=services.clock)
+    services.admin = Admin(services.store, settings, knowledge=knowledge,
+                           on_change=services.scheduler.sync)
+    return sender
+
+
 def build_application(services: Services) -> Application:
-    """Build the PTB Application for `services.settings` with every handler registered."""
+    """Build the PTB Application for `services.settings`: handlers, scheduler, admin commands."""
     settings = services.settings
     if not settings.telegram_token:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
@@ -530,13 +673,16 @@ def build_application(services: Services) -> Application:
         .defaults(Defaults(link_preview_options=LinkPreviewOptions(is_disabled=True),
                            allow_sending_without_reply=True))
         .job_queue(None)  # timers live in bot/scheduler.py
-        .post_init(_set_commands)
+        .post_init(_start)
+        .post_stop(_stop)
+        .post_shutdown(_close)
     )
     if settings.telegram_base_url:
         base_url, base_file_url = api_urls(settings.telegram_base_url)
         builder = builder.base_url(base_url).base_file_url(base_file_url)
     app = builder.build()
     app.bot_data["services"] = services
+    app.bot_data["sender"] = attach_broadcasting(app, services)
     register_handlers(app)
     return app
 

@@ -1,0 +1,133 @@
+"""Broadcast delivery over Telegram: the `Sender` of bot/broadcasts.py and the admins' notices.
+
+Broadcasts go through their own plain `telegram.Bot`, with its own connection pool and no rate
+limiter, for two reasons:
+
+* The Broadcaster paces, retries and backs off itself, and its duplicate bound rests on "one
+  `send_text` call = at most one message". PTB's `AIORateLimiter` (used by the interactive bot)
+  would queue and retry behind its back.
+* A broadcast of thousands of messages never holds the connections or the rate-limiter slots
+  that interactive replies need: answers stay fast while a broadcast runs.
+
+Admin notices (progress, results, missed broadcasts) are few and go through the interactive bot,
+at most one a second per chat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import time
+import warnings
+from collections.abc import Awaitable, Callable
+
+from telegram import Bot, LinkPreviewOptions
+from telegram.error import (
+    BadRequest,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
+from telegram.request import HTTPXRequest
+from telegram.warnings import PTBDeprecationWarning
+
+from bot.broadcasts import DEFAULT_WORKERS, SendResult
+from bot.chunks import split_message
+from bot.scheduler import Notice, Notify
+
+logger = logging.getLogger(__name__)
+
+# Connections for broadcasts: one per delivery worker, plus headroom for the start-up getMe.
+POOL_SIZE = DEFAULT_WORKERS + 2
+# Bad Requests that mean the chat is gone for good: never send there again.
+UNREACHABLE = ("chat not found",)
+# Seconds between two notices to one chat: Telegram allows about one message a second per chat,
+# and a broadcast's last progress report and its result can otherwise come in the same second.
+NOTICE_GAP = 1.0
+_NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+
+
+class TelegramSender:
+    """Send one broadcast message per call through a dedicated Bot; map errors to `SendResult`.
+
+    Call `start()` before the first send (inside the running loop) and `stop()` at shutdown.
+
+    Args:
+        token: The bot token.
+        base_url: PTB's `base_url` (see `bot.channels.telegram.api_urls`); None =
+            api.telegram.org.
+        base_file_url: PTB's `base_file_url`.
+        pool_size: Connections to keep; at least the Broadcaster's worker count.
+        read_timeout: Seconds to wait for Telegram's answer before the send counts as timed out
+            (then retried: it is the one non-crash source of a duplicate).
+    """
+
+    def __init__(self, token: str, base_url: str | None = None,
+                 base_file_url: str | None = None, *, pool_size: int = POOL_SIZE,
+                 read_timeout: float = 10.0) -> None:
+        urls = {"base_url": base_url, "base_file_url": base_file_url}
+        self.bot = Bot(
+            token, **{k: v for k, v in urls.items() if v},
+            request=HTTPXRequest(connection_pool_size=pool_size, read_timeout=read_timeout),
+            get_updates_request=HTTPXRequest(connection_pool_size=1))
+
+    async def start(self) -> None:
+        """Open the connection pool (and check the token once with getMe)."""
+        await self.bot.initialize()
+
+    async def stop(self) -> None:
+        """Close the connection pool."""
+        await self.bot.shutdown()
+
+    async def send_text(self, chat_id: int, text: str) -> SendResult:
+        """Send `text` to `chat_id` once; never raise for a Telegram error, never retry."""
+        try:
+            await self.bot.send_message(chat_id, text, link_preview_options=_NO_PREVIEW)
+        except RetryAfter as exc:
+            return SendResult.retry(_retry_after(exc), str(exc))
+        except Forbidden as exc:  # blocked by the user, user deactivated, kicked from the group
+            return SendResult.blocked(f"Forbidden: {exc.message}")
+        except BadRequest as exc:  # before NetworkError: BadRequest subclasses it
+            if any(reason in exc.message.lower() for reason in UNREACHABLE):
+                return SendResult.blocked(f"Bad Request: {exc.message}")
+            return SendResult.failed(f"Bad Request: {exc.message}")
+        except NetworkError as exc:  # TimedOut, 5xx, connection errors
+            kind = "timed out" if isinstance(exc, TimedOut) else "network"
+            return SendResult.transient(f"{kind}: {exc.message}")
+        except TelegramError as exc:  # InvalidToken, ChatMigrated …: not worth retrying
+            return SendResult.failed(f"{type(exc).__name__}: {exc.message}")
+        return SendResult.sent()
+
+
+def _retry_after(exc: RetryAfter) -> float | dt.timedelta:
+    """The wait of a RetryAfter, int or timedelta (PTB warns about the int form; both are fine)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        return exc.retry_after
+
+
+def admin_notifier(bot: Bot, gap: float = NOTICE_GAP,
+                   clock: Callable[[], float] = time.monotonic,
+                   sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> Notify:
+    """Return a `Notify` that sends a notice to each of its chats through `bot`.
+
+    Messages to one chat start at least `gap` seconds apart. An admin who cannot be reached is
+    logged and skipped; the others still get the notice.
+    """
+    next_free: dict[int, float] = {}
+
+    async def notify(notice: Notice) -> None:
+        for chat_id in notice.chat_ids:
+            try:
+                for part in split_message(notice.text):
+                    slot = max(clock(), next_free.get(chat_id, float("-inf")))
+                    next_free[chat_id] = slot + gap  # reserved before waiting: no race
+                    await sleep(slot - clock())
+                    await bot.send_message(chat_id, part)
+            except TelegramError as exc:
+                logger.warning("could not notify chat %s: %s", chat_id, exc)
+
+    return notify
