@@ -36,6 +36,7 @@ from bot.reminders import calendar_broadcasts
 from bot.store import CalendarSync, Store
 
 logger = logging.getLogger(__name__)
+RECHECK_SECONDS = 5.0
 
 JOB_PREFIX = "broadcast:"
 SYNC_JOB = "sync"
@@ -229,8 +230,12 @@ class Scheduler:
             self._launch(broadcast_id)
         elif action is Action.MISS and broadcast and self.store.mark_missed(broadcast_id, now):
             self._tell_admins(replies.render_missed((broadcast,), self.grace, self.tz))
-        elif action is Action.WAIT and broadcast:  # woken early (clock change): wait again
-            self._register(broadcast)
+        elif action is Action.WAIT and broadcast:
+            # Woken early (the wall clock and ours disagree). Re-adding the job from inside its
+            # own run would be skipped by APScheduler (one instance per id), so check again
+            # after the remaining time, at least RECHECK_SECONDS later: never a busy loop.
+            delay = max(RECHECK_SECONDS, (broadcast.send_at - now).total_seconds())
+            asyncio.get_running_loop().call_later(delay, self._register, broadcast)
 
     # -- delivering -------------------------------------------------------------------------
     def _launch(self, broadcast_id: int) -> None:
