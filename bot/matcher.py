@@ -12,9 +12,11 @@ and inflections that the term overlap misses.
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections import defaultdict
 from dataclasses import dataclass
+from operator import itemgetter
 
 from rapidfuzz import fuzz, process
 
@@ -31,6 +33,8 @@ class MatchWeights:
     keyword_bonus: float = 0.08     # added when the question contains one of the intent's keywords
     typo_cutoff: float = 85.0       # rapidfuzz ratio needed to read an unknown word as a known one
     fuzzy_candidates: int = 60      # phrasings kept from the rapidfuzz pass
+    term_candidates: int = 80       # phrasings kept from the distinctive-term pass
+    fuzzy_cutoff: float = 30.0      # rapidfuzz similarity below this adds nothing (and is faster)
     common_share: float = 0.25      # terms in more intents than this share do not pick candidates
 
 
@@ -146,21 +150,27 @@ class Matcher:
             index: score / 100.0
             for _, score, index in process.extract(
                 query, self._strings, scorer=fuzz.ratio, processor=None,
-                limit=self.weights.fuzzy_candidates,
+                limit=self.weights.fuzzy_candidates, score_cutoff=self.weights.fuzzy_cutoff,
             )
         }
         w = self.weights
         common = {t: q * q for t, q in query_weights.items() if t in self._common}
         common_set = common.keys()
         best: dict[str, tuple[float, int]] = {}
+        if len(dots) > w.term_candidates:  # the rest share only a rare word or two: skip them
+            dots = dict(heapq.nlargest(w.term_candidates, dots.items(), key=itemgetter(1)))
+        # Hot loop (~150 candidates per question): attributes bound to locals.
+        norms, owners, common_terms = self._norms, self._owners, self._common_terms
+        cosine_scale, fuzzy_weight = w.cosine / query_norm, w.fuzzy
         for index in dots.keys() | fuzzy.keys():
             dot = dots.get(index, 0.0)
-            for term in common_set & self._common_terms[index]:
-                dot += common[term]
-            score = w.cosine * dot / (query_norm * self._norms[index]) + w.fuzzy * fuzzy.get(
-                index, 0.0)
-            owner = self._owners[index]
-            if owner not in best or score > best[owner][0]:
+            if common:
+                for term in common_set & common_terms[index]:
+                    dot += common[term]
+            score = cosine_scale * dot / norms[index] + fuzzy_weight * fuzzy.get(index, 0.0)
+            owner = owners[index]
+            previous = best.get(owner)
+            if previous is None or score > previous[0]:
                 best[owner] = (score, index)
 
         explained: dict[str, float] = defaultdict(float)
