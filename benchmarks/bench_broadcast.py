@@ -41,12 +41,12 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_matcher import workload
+from fake_side import call, serve, typed_questions
 
 from bot.channels.telegram import build_application
 from bot.config import Settings
-from bot.knowledge import KnowledgeBase, load_knowledge
-from bot.models import MAX_MESSAGE_CHARS, BroadcastStatus
+from bot.knowledge import load_knowledge
+from bot.models import BroadcastStatus
 from bot.services import build_services
 from tests.fake_bot_api import TOKEN, ApiRequest, FakeBotApi
 from tests.telegram_harness import polling
@@ -135,25 +135,7 @@ def _peak(times: list[float]) -> int:
 
 
 def _telegram_side(conn: Connection) -> None:
-    """Serve the fake Bot API and run the load commands the bot's process sends."""
-    with FakeBotApi() as api:
-        conn.send(api.url)
-        while True:
-            command, args = conn.recv()
-            if command == "stop":
-                return
-            conn.send({"warm_up": _warm_up, "measure": _measure}[command](api, *args))
-
-
-# -- the bot's side ----------------------------------------------------------------------------
-def _questions(kb: KnowledgeBase, n: int) -> list[str]:
-    pool = [q for q in workload(kb, n + 100) if q.strip() and len(q) <= MAX_MESSAGE_CHARS]
-    return (pool * (n // len(pool) + 1))[:n]
-
-
-async def _call(conn: Connection, command: str, *args: Any) -> Any:
-    conn.send((command, args))
-    return await asyncio.to_thread(conn.recv)
+    serve(conn, {"warm_up": _warm_up, "measure": _measure})
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -177,12 +159,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     store.subscribe(FIRST_SUBSCRIBER + n, None, now)
             try:
                 async with polling(build_application(services)):
-                    await _call(conn, "warm_up", _questions(kb, 20))
+                    await call(conn, "warm_up", typed_questions(kb, 20))
                     now = services.clock()
                     broadcast = store.create_broadcast(TEXT, now, None, ADMIN, now, ADMIN)
                     services.scheduler.sync(now)  # what /kirimsekarang does
-                    questions = _questions(kb, 500)
-                    result = await _call(conn, "measure", args.subscribers, questions,
+                    questions = typed_questions(kb, 500)
+                    result = await call(conn, "measure", args.subscribers, questions,
                                          args.askers, args.questions_per_second)
                     await services.scheduler.idle()
                     assert store.broadcast_status(broadcast.id) is BroadcastStatus.DONE

@@ -35,12 +35,11 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_matcher import workload
+from fake_side import call, serve, typed_questions
 
 from bot.channels.telegram import build_application
 from bot.config import Settings
-from bot.knowledge import KnowledgeBase, load_knowledge
-from bot.models import MAX_MESSAGE_CHARS
+from bot.knowledge import load_knowledge
 from bot.services import build_services
 from tests.fake_bot_api import TOKEN, ApiRequest, FakeBotApi
 from tests.telegram_harness import polling
@@ -86,26 +85,7 @@ def _steady(api: FakeBotApi, questions: list[str], users: int, rate: float) -> d
 
 
 def _telegram_side(conn: Connection) -> None:
-    """Serve the fake Bot API and run the load commands the bot's process sends."""
-    with FakeBotApi() as api:
-        conn.send(api.url)
-        while True:
-            command, args = conn.recv()
-            if command == "stop":
-                return
-            conn.send({"burst": _burst, "steady": _steady}[command](api, *args))
-
-
-# -- the bot's side ----------------------------------------------------------------------------
-def _questions(kb: KnowledgeBase, n: int) -> list[str]:
-    """Realistic typed questions (perturbed KB phrasings), valid as Telegram messages."""
-    pool = [q for q in workload(kb, n + 100) if q.strip() and len(q) <= MAX_MESSAGE_CHARS]
-    return (pool * (n // len(pool) + 1))[:n]
-
-
-async def _call(conn: Connection, command: str, *args: Any) -> Any:
-    conn.send((command, args))
-    return await asyncio.to_thread(conn.recv)
+    serve(conn, {"burst": _burst, "steady": _steady})
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -123,10 +103,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             services = build_services(settings, kb)
             try:
                 async with polling(build_application(services)):
-                    await _call(conn, "burst", _questions(kb, 100), 50)  # warm up
-                    burst = await _call(conn, "burst", _questions(kb, args.burst), args.users)
-                    steady = await _call(conn, "steady",
-                                         _questions(kb, int(args.rate * args.seconds)),
+                    await call(conn, "burst", typed_questions(kb, 100), 50)  # warm up
+                    burst = await call(conn, "burst", typed_questions(kb, args.burst), args.users)
+                    steady = await call(conn, "steady",
+                                         typed_questions(kb, int(args.rate * args.seconds)),
                                          args.users, args.rate)
                     totals = services.store.totals()
             finally:
