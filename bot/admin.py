@@ -24,7 +24,7 @@ from bot.broadcasts import report_for
 from bot.calendar import Calendar
 from bot.config import Settings
 from bot.knowledge import KnowledgeBase, KnowledgeError
-from bot.models import MAX_MESSAGE_CHARS, Audience, BroadcastStatus, Region
+from bot.models import MAX_MESSAGE_CHARS, Audience, Broadcast, BroadcastStatus, Region
 from bot.recurrence import MAX_OCCURRENCES, WEEKDAYS, Recurrence, occurrences
 from bot.store import Store
 
@@ -378,16 +378,25 @@ class Admin:
         return AdminReply("\n".join([replies.ADMIN_UPCOMING_HEADER.format(count=len(upcoming)),
                                      *lines]))
 
-    def cancel(self, user_id: int, args: str, now: dt.datetime) -> AdminReply:
-        """Cancel a broadcast (and the still-scheduled rest of its series)."""
-        if not self._guard(user_id, CMD_CANCEL, args, now):
+    def _target(self, user_id: int, command: str, args: str,
+                now: dt.datetime) -> Broadcast | AdminReply:
+        """The broadcast an id-taking command names, or the reply that says why not."""
+        if not self._guard(user_id, command, args, now):
             return AdminReply(replies.ADMIN_REFUSED)
         broadcast_id = _broadcast_id(args)
         if broadcast_id is None:
-            return AdminReply(replies.ADMIN_NEED_ID.format(command=CMD_CANCEL))
+            return AdminReply(replies.ADMIN_NEED_ID.format(command=command))
         broadcast = self.store.broadcast(broadcast_id)
         if broadcast is None:
             return AdminReply(replies.ADMIN_NOT_FOUND.format(id=broadcast_id))
+        return broadcast
+
+    def cancel(self, user_id: int, args: str, now: dt.datetime) -> AdminReply:
+        """Cancel a broadcast (and the still-scheduled rest of its series)."""
+        broadcast = self._target(user_id, CMD_CANCEL, args, now)
+        if isinstance(broadcast, AdminReply):
+            return broadcast
+        broadcast_id = broadcast.id
         cancelled = self.store.cancel_broadcast(broadcast_id, now)
         if not cancelled:
             return AdminReply(replies.ADMIN_CANNOT_CANCEL.format(
@@ -400,14 +409,10 @@ class Admin:
 
     def send_now(self, user_id: int, chat_id: int, args: str, now: dt.datetime) -> AdminReply:
         """Send a scheduled broadcast now; progress is reported to this chat."""
-        if not self._guard(user_id, CMD_SEND_NOW, args, now):
-            return AdminReply(replies.ADMIN_REFUSED)
-        broadcast_id = _broadcast_id(args)
-        if broadcast_id is None:
-            return AdminReply(replies.ADMIN_NEED_ID.format(command=CMD_SEND_NOW))
-        broadcast = self.store.broadcast(broadcast_id)
-        if broadcast is None:
-            return AdminReply(replies.ADMIN_NOT_FOUND.format(id=broadcast_id))
+        broadcast = self._target(user_id, CMD_SEND_NOW, args, now)
+        if isinstance(broadcast, AdminReply):
+            return broadcast
+        broadcast_id = broadcast.id
         if not self.store.send_now(broadcast_id, now, chat_id):
             return AdminReply(replies.ADMIN_CANNOT_SEND_NOW.format(
                 id=broadcast_id, status=replies.BROADCAST_STATUS_LABELS[broadcast.status]))
