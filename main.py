@@ -94,8 +94,7 @@ def cmd_run(settings: Settings, _args: argparse.Namespace) -> int:
     if settings.telegram_token:
         from bot.channels.telegram import run_telegram
 
-        run_telegram(settings, kb)
-        return 0
+        return 0 if run_telegram(settings, kb) else 2
     from bot.channels.console import run_console
     from bot.services import build_services
 

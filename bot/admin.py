@@ -218,7 +218,9 @@ class Admin:
 
     def _guard(self, user_id: int, action: str, detail: str, now: dt.datetime) -> bool:
         allowed = self.is_admin(user_id)
-        self.store.record_audit(user_id, action, detail, allowed, now)
+        # A refused attempt is logged without what was typed: a non-admin's text is not ours
+        # to keep (and /hapusdata removes the attempt itself).
+        self.store.record_audit(user_id, action, detail if allowed else "", allowed, now)
         if not allowed:
             logger.warning("refused admin action %s by user %s", action, user_id)
         return allowed
@@ -509,4 +511,5 @@ class Admin:
 
 def _broadcast_id(args: str) -> int | None:
     word = args.strip().lstrip("#")
-    return int(word) if word.isdigit() else None
+    # isdecimal, not isdigit ("²" is a digit but no number); SQLite integers are 64-bit.
+    return int(word) if word.isdecimal() and len(word) <= 18 else None

@@ -264,17 +264,31 @@ class Broadcaster:
         """
         self._stopping = True
 
-    async def deliver(self, broadcast_id: int,
-                      on_progress: ProgressCallback | None = None) -> DeliveryReport | None:
+    async def deliver(self, broadcast_id: int, on_progress: ProgressCallback | None = None,
+                      start_by: dt.datetime | None = None) -> DeliveryReport | None:
         """Deliver a scheduled broadcast, or resume one left `sending`; wait until it ends.
+
+        Args:
+            start_by: a scheduled broadcast still waiting (behind another one) after this
+                moment is not started: the caller decides whether it is missed.
 
         Returns:
             The final report, or None when the broadcast was not deliverable (unknown,
-            cancelled, missed or already done).
+            cancelled, missed, already done, too late to start, or the broadcaster stopped).
+
+        Raises:
+            ExceptionGroup: when a worker fails (e.g. the database is unavailable). The other
+                workers are cancelled first, so at most the rows in flight stay `sending` and
+                the duplicate bound holds when the broadcast is resumed.
         """
+        queued = self._lock.locked()  # another broadcast is sending: we wait our turn
         async with self._lock:
+            if self._stopping:
+                return None
             status = self.store.broadcast_status(broadcast_id)
             if status is BroadcastStatus.SCHEDULED:
+                if queued and start_by is not None and self.now() > start_by:
+                    return None
                 if not self.store.claim_broadcast(broadcast_id, self.now()):
                     return None
             elif status is not BroadcastStatus.SENDING:
@@ -287,7 +301,9 @@ class Broadcaster:
             run = _Run(broadcast, deque(chats), self.split(broadcast.text) or [""], on_progress,
                        started=self.clock())
             workers = min(self.workers, len(chats))
-            await asyncio.gather(*(self._work(run) for _ in range(workers)))
+            async with asyncio.TaskGroup() as group:  # one failure cancels the other workers
+                for _ in range(workers):
+                    group.create_task(self._work(run))
             self.store.finish_broadcast(broadcast_id, self.now())
             report = self._report(run)
             logger.info("broadcast %s: %d sent, %d pending, %d failed, %d blocked, %d RetryAfter",

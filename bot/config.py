@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -61,7 +63,7 @@ def load_settings(
         value = env.get(name, "").strip()
         return value or None
 
-    def number(name: str, default: float, cast: type = int) -> float:
+    def number(name: str, default: float, cast: type = int, top: float = math.inf) -> float:
         raw = text(name)
         if raw is None:
             return default
@@ -70,8 +72,9 @@ def load_settings(
         except ValueError:
             errors.append(f"{name}: expected a number, got {raw!r}")
             return default
-        if value <= 0:
-            errors.append(f"{name}: must be positive, got {raw!r}")
+        if not (math.isfinite(value) and 0 < value <= top):
+            limit = f" and at most {top:g}" if math.isfinite(top) else ""
+            errors.append(f"{name}: must be a positive number{limit}, got {raw!r}")
             return default
         return value
 
@@ -99,6 +102,11 @@ def load_settings(
     if webhook_url and not webhook_secret:
         errors.append("WEBHOOK_SECRET: required when WEBHOOK_URL is set")
 
+    log_level = (text("LOG_LEVEL") or "INFO").upper()
+    if log_level not in logging.getLevelNamesMapping():
+        errors.append(f"LOG_LEVEL: unknown level {log_level!r} (use DEBUG, INFO, WARNING, ERROR)")
+        log_level = "INFO"
+
     settings = Settings(
         knowledge_dir=Path(text("KNOWLEDGE_DIR") or PROJECT_DIR / "knowledge"),
         db_path=Path(text("DB_PATH") or PROJECT_DIR / "data" / "tanya_netral.sqlite3"),
@@ -107,13 +115,13 @@ def load_settings(
         webhook_url=webhook_url,
         webhook_secret=webhook_secret,
         webhook_listen=text("WEBHOOK_LISTEN") or "0.0.0.0",
-        webhook_port=int(number("WEBHOOK_PORT", 8443)),
+        webhook_port=int(number("WEBHOOK_PORT", 8443, top=65535)),
         admin_ids=frozenset(admin_ids),
         timezone=timezone,
         broadcast_rate=float(number("BROADCAST_RATE", 25.0, float)),
         broadcast_grace_minutes=int(number("BROADCAST_GRACE_MINUTES", 60)),
         flood_limit_per_minute=int(number("FLOOD_LIMIT_PER_MINUTE", 20)),
-        log_level=(text("LOG_LEVEL") or "INFO").upper(),
+        log_level=log_level,
     )
     if errors:
         raise ConfigError("\n".join(errors))

@@ -345,8 +345,7 @@ def _load_calendar(path: Path, root: Path, problems: list[Problem], sources: dic
 
     stage_ids = {s.id for e in elections for s in e.stages}
     rules: list[ReminderRule] = []
-    for item in reader.entries(data, "reminders"):
-        rid = str(item.get("id", ""))
+    for rid, item in _identified(reader, data, "reminders", "reminder"):
         if item.get("stage") not in stage_ids:
             reader.add(item, rid, "stage", f"no election has a stage '{item.get('stage')}'")
         if item.get("message") not in messages:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -122,7 +122,7 @@ class Reply:
     confidence: float = 0.0
     sources: tuple[str, ...] = ()
     alternatives: tuple[Choice, ...] = ()
-    buttons: tuple[Choice, ...] = field(default=())
+    buttons: tuple[Choice, ...] = ()
 
     def to_json_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict with the fields of the answer contract."""

@@ -45,7 +45,6 @@ TOPIC_MENU = "Pilih topik yang ingin Anda ketahui:"
 TOPIC_HEADER = "Topik: {title}\nPilih pertanyaan:"
 UNKNOWN_TOPIC = "Topik itu tidak ditemukan. Silakan pilih dari menu topik."
 UNKNOWN_INTENT = "Maaf, jawaban itu sudah tidak tersedia. Silakan pilih dari menu topik."
-RELATED_LABEL = "Lihat juga"
 SCHEDULE_UPCOMING = "🗓️ Tahapan pemilu yang akan datang:"
 SCHEDULE_NONE = (
     "🗓️ Belum ada tahapan pemilu mendatang di kalender kami. Jadwal pemilu berikutnya "
@@ -204,6 +203,17 @@ def render_help(commands: Iterable[str], username: str) -> str:
     """Render /bantuan: one line per menu command, then how to ask (also in groups)."""
     lines = "\n".join(f"/{name} — {TG_COMMAND_MENU[name]}" for name in commands)
     return f"{TG_HELP_HEADER}\n{lines}\n\n{TG_HELP_FOOTER.format(username=username)}"
+
+
+# Private-chat-only commands and buttons in a group. TG_PRIVATE_ONLY is also a callback answer:
+# keep it under Telegram's 200 characters.
+TG_PRIVATE_ONLY = (
+    "Maaf, ini hanya bisa di chat pribadi dengan saya. 🙏 Buka @{username} lalu ketik "
+    "perintahnya di sana."
+)
+TG_PLEDGE_PRIVATE_ONLY = (
+    "✍️ Untuk mencatat ikrar Anda, buka chat pribadi dengan @{username} lalu ketik /ikrar."
+)
 
 
 # -- Broadcasts and admin -----------------------------------------------------------------------

@@ -133,6 +133,7 @@ class Scheduler:
         self.jobs = AsyncIOScheduler(timezone=dt.UTC)
         self._tasks: dict[int, asyncio.Task[DeliveryReport | None]] = {}
         self._background: set[asyncio.Task[None]] = set()
+        self._recheck: asyncio.TimerHandle | None = None
 
     # -- lifecycle --------------------------------------------------------------------------
     async def start(self) -> SyncReport:
@@ -150,6 +151,8 @@ class Scheduler:
         """
         if self.jobs.running:
             self.jobs.shutdown(wait=False)
+        if self._recheck is not None:
+            self._recheck.cancel()
         self.broadcaster.stop()
         pending = [t for t in (*self._tasks.values(), *self._background) if not t.done()]
         if pending:
@@ -235,7 +238,8 @@ class Scheduler:
             # own run would be skipped by APScheduler (one instance per id), so check again
             # after the remaining time, at least RECHECK_SECONDS later: never a busy loop.
             delay = max(RECHECK_SECONDS, (broadcast.send_at - now).total_seconds())
-            asyncio.get_running_loop().call_later(delay, self._register, broadcast)
+            self._recheck = asyncio.get_running_loop().call_later(
+                delay, lambda: self.sync(self.now()))
 
     # -- delivering -------------------------------------------------------------------------
     def _launch(self, broadcast_id: int) -> None:
@@ -268,7 +272,15 @@ class Scheduler:
                 return
             await self._send(Notice(targets, replies.render_report(broadcast, report)))
 
-        return await self.broadcaster.deliver(broadcast_id, on_progress)
+        deadline = broadcast.send_at + self.grace
+        report = await self.broadcaster.deliver(broadcast_id, on_progress, start_by=deadline)
+        now = self.now()
+        if report is None and now > deadline and self.store.mark_missed(broadcast_id, now):
+            # It waited behind another broadcast past its grace window.
+            missed = self.store.broadcast(broadcast_id)
+            if missed is not None:
+                self._tell_admins(replies.render_missed((missed,), self.grace, self.tz))
+        return report
 
     # -- notices ----------------------------------------------------------------------------
     def _tell_admins(self, text: str) -> None:

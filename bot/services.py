@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from bot import replies
+from bot.broadcasts import utc_now
 from bot.config import Settings
 from bot.dialogue import Context, Dialogue
 from bot.knowledge import KnowledgeBase, KnowledgeError, load_knowledge
@@ -29,8 +30,6 @@ Clock = Callable[[], dt.datetime]
 
 REPORT_INTENT = "cara_lapor"
 REPORT_TOPIC = "lapor"
-SCHEDULE_INTENT = "jadwal_pilkada_2024"
-SCHEDULE_TOPIC = "jadwal"
 ALL_REGIONS = "all"  # the "Seluruh Indonesia" choice; stored as region None
 
 _COUNTERS = {
@@ -39,11 +38,6 @@ _COUNTERS = {
     ReplyKind.FALLBACK: "fallbacks",
     ReplyKind.SMALLTALK: "smalltalk",
 }
-
-
-def utc_now() -> dt.datetime:
-    """Return the current time as an aware UTC datetime (the default clock)."""
-    return dt.datetime.now(dt.UTC)
 
 
 @dataclass(slots=True)
@@ -133,10 +127,7 @@ class Services:
 
     def schedule_reply(self) -> Reply:
         """Upcoming election stages (/jadwal), from the calendar when the dialogue has one."""
-        schedule = getattr(self.dialogue, "schedule", None)
-        if callable(schedule):
-            return schedule(self.clock().astimezone(self.settings.timezone).date())
-        return self._intent_or_topic(SCHEDULE_INTENT, SCHEDULE_TOPIC)
+        return self.dialogue.schedule(self.clock().astimezone(self.settings.timezone).date())
 
     def about_text(self) -> str:
         """Sources and the last review date (/tentang)."""

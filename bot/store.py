@@ -193,10 +193,11 @@ class Store:
     def delete_chat(self, chat_id: int) -> None:
         """Delete everything stored about a chat (/hapusdata)."""
         with self._tx() as db:
-            for table in ("pledges", "feedback", "chats"):
+            for table in ("pledges", "feedback", "chats", "deliveries"):
                 db.execute(f"DELETE FROM {table} WHERE chat_id = ?", [chat_id])
-            if db["deliveries"].exists():
-                db.execute("DELETE FROM deliveries WHERE chat_id = ?", [chat_id])
+            # Refused admin attempts name the user (private chat id = user id); admins' own
+            # actions stay, as the audit trail of what was sent.
+            db.execute("DELETE FROM audit WHERE user_id = ? AND allowed = 0", [chat_id])
 
     # -- pledges, feedback, misses ----------------------------------------------------------
     def record_pledge(self, chat_id: int, now: dt.datetime) -> tuple[bool, str]:
@@ -354,13 +355,6 @@ class Store:
         rows = self.db.execute(
             f"SELECT {_BROADCAST_COLUMNS} FROM broadcasts WHERE status IN ({marks}) "
             "ORDER BY send_at, id", list(statuses)).fetchall()
-        return [_broadcast(r) for r in rows]
-
-    def due_broadcasts(self, now: dt.datetime) -> list[Broadcast]:
-        """Scheduled broadcasts whose time has come (or passed), soonest first."""
-        rows = self.db.execute(
-            f"SELECT {_BROADCAST_COLUMNS} FROM broadcasts WHERE status = ? AND send_at <= ? "
-            "ORDER BY send_at, id", [BroadcastStatus.SCHEDULED, iso(now)]).fetchall()
         return [_broadcast(r) for r in rows]
 
     def upcoming_broadcasts(self, limit: int = 20) -> list[Broadcast]:

@@ -123,7 +123,16 @@ def test_non_admins_are_refused_politely_and_audited(admin: Admin, store: Store)
     log = store.audit_log()
     assert len(log) == len(replies_)
     assert {(e["user_id"], e["allowed"]) for e in log} == {(STRANGER, 0)}
+    assert {e["detail"] for e in log} == {""}  # what a non-admin typed is not kept
     assert store.upcoming_broadcasts() == []
+    store.delete_chat(STRANGER)  # /hapusdata removes the refused attempts too
+    assert store.audit_log() == []
+
+
+@pytest.mark.parametrize("arg", ["²", "9" * 40, "-1", "#x"])
+def test_odd_broadcast_ids_say_what_to_fix(admin: Admin, arg: str) -> None:
+    for reply in (admin.cancel(ADMIN, arg, NOW), admin.send_now(ADMIN, CHAT, arg, NOW)):
+        assert reply.text.startswith(replies.ADMIN_NEED_ID.split("{")[0])
 
 
 def test_every_admin_action_is_audited(admin: Admin, store: Store) -> None:

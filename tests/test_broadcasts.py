@@ -480,3 +480,36 @@ def test_property_each_chat_ends_in_one_final_state(scripts: dict[int, list[Send
     sent = {r["chat_id"] for r in rows if r["status"] == "sent"}
     assert sent == set(sender.delivered)
     assert report.sent + report.failed + report.blocked == 30
+
+
+async def test_a_failing_worker_stops_the_others_and_the_resume_stays_within_the_bound(
+        tmp_path: Path) -> None:
+    """A store error in one worker (e.g. 'database is locked') must not leave the others
+    sending: with them cancelled, resuming re-sends at most the W rows in flight."""
+    store = Store(tmp_path / "fail.sqlite3")
+    time = FakeTime()
+    chats = subscribe_many(store, range(1, 41))
+    sender = FakeSender(time, latency=0.05)
+    bid = new_broadcast(store)
+    real_finish = store.finish_delivery
+    calls = 0
+
+    def flaky_finish(*args: object, **kwargs: object) -> bool:
+        nonlocal calls
+        calls += 1
+        if calls == 5:
+            raise sqlite3.OperationalError("database is locked")
+        return real_finish(*args, **kwargs)  # type: ignore[arg-type]
+
+    store.finish_delivery = flaky_finish  # type: ignore[method-assign]
+    workers = 4
+    with pytest.raises(ExceptionGroup):
+        await time.run(make_broadcaster(store, sender, time, workers=workers).deliver(bid))
+    store.finish_delivery = real_finish  # type: ignore[method-assign]
+    assert sending_rows(store.path, bid) <= workers
+    report = await time.run(make_broadcaster(store, sender, time, workers=workers).deliver(bid))
+    assert report is not None and report.sent == len(chats)
+    duplicates = sum(n - 1 for n in sender.delivered.values())
+    assert set(sender.delivered) == set(chats)
+    assert duplicates <= workers
+    store.close()

@@ -142,6 +142,13 @@ intents:
     assert "belum_pasti: caution: required when confidence is U" in text
 
 
+def test_duplicate_reminder_ids_are_reported(kb_copy: Path) -> None:
+    calendar = kb_copy / "calendar.yaml"
+    text = calendar.read_text(encoding="utf-8")
+    calendar.write_text(text.replace("id: ikrar_h1,", "id: ikrar_h7,"), encoding="utf-8")
+    assert any("ikrar_h7: id: duplicate reminder id" in p for p in _problems(kb_copy))
+
+
 def test_missing_file_and_bad_source(kb_copy: Path) -> None:
     (kb_copy / "pledge.yaml").unlink()
     (kb_copy / "sources.yaml").write_text("sources:\n  - id: Bad Id\n", encoding="utf-8")

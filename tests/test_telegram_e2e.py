@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import socket
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -22,6 +25,7 @@ from bot.dialogue import Dialogue
 from bot.knowledge import KnowledgeBase
 from bot.models import ReplyKind
 from bot.services import build_services
+from tests.conftest import ROOT
 from tests.fake_bot_api import BOT_USERNAME, FakeBotApi, server_error
 from tests.telegram_harness import Harness, ManualClock, running_bot, settings_for
 
@@ -344,3 +348,39 @@ async def test_a_busy_chat_does_not_hold_up_the_others(bot: Harness) -> None:
     await bot.processed(other)
     replies_in_order = [r.chat_id for r in bot.api.sent(since=since)]
     assert replies_in_order.index(OTHER) < 3, replies_in_order  # not after the busy chat's 20
+
+
+async def test_data_commands_and_buttons_only_work_in_private_chats(bot: Harness) -> None:
+    notice = replies.TG_PRIVATE_ONLY.format(username=BOT_USERNAME)
+    await bot.press(await bot.command(USER, "langganan"), "r:dki")
+    pledges = bot.services.store.pledge_count()
+    group_answer = await bot.ask(GROUP, f"@{BOT_USERNAME} {FOTO_QUESTION}", USER)
+    await bot.press(group_answer, "f:1:foto_bersama_calon", OTHER)  # the group's feedback row
+
+    for command in ("langganan", "berhenti", "hapusdata"):
+        reply = await bot.command(GROUP, command)
+        assert (reply.text, reply.buttons()) == (notice, []), command
+    pledge = await bot.command(GROUP, "ikrar")
+    assert pledge.buttons() == [] and pledge.text.startswith(
+        bot.services.dialogue.pledge_text())
+    for data in ("r:dki", "r:all", "p", "d:y"):  # e.g. buttons from before the upgrade
+        calls = await bot.press(pledge, data, OTHER)
+        assert [(c.method, c.text) for c in calls] == [("answerCallbackQuery", notice)], data
+
+    store = bot.services.store
+    assert store.chat(GROUP) is None and store.subscribers() == [USER]
+    assert store.pledge_count() == pledges
+    assert [r["chat_id"] for r in store.db["feedback"].rows] == [GROUP]
+
+
+def test_a_rejected_token_exits_2_and_never_shows_the_token(fake_api: FakeBotApi,
+                                                            tmp_path: Path) -> None:
+    wrong = "999999:WRONG-secret-token-abc"
+    env = {**os.environ, "TELEGRAM_BOT_TOKEN": wrong, "TELEGRAM_BASE_URL": fake_api.url,
+           "DB_PATH": str(tmp_path / "bot.sqlite3"), "WEBHOOK_URL": "", "LOG_LEVEL": "DEBUG"}
+    result = subprocess.run([sys.executable, "main.py", "run"], cwd=ROOT, env=env, text=True,
+                            capture_output=True, timeout=60, check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, output
+    assert "Telegram rejected the bot token; check TELEGRAM_BOT_TOKEN" in output
+    assert wrong not in output and "WRONG-secret" not in output

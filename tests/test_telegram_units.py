@@ -7,6 +7,7 @@ import logging
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from telegram.error import InvalidToken, NetworkError
 
 from bot import replies
 from bot.channels.telegram import (
@@ -18,11 +19,13 @@ from bot.channels.telegram import (
     choice_data,
     reply_markup,
 )
+from bot.channels.telegram_sender import TelegramSender
 from bot.chunks import split_message
 from bot.dialogue import ACTION_NONE, TOPIC_PREFIX, Dialogue
 from bot.knowledge import KnowledgeBase
 from bot.models import MAX_MESSAGE_CHARS, Choice, Reply, ReplyKind
 from bot.services import ALL_REGIONS
+from tests.fake_bot_api import FakeBotApi, server_error
 
 
 def _all_data(markup: object) -> list[str]:
@@ -122,3 +125,39 @@ def test_the_token_never_reaches_the_log(caplog: pytest.LogCaptureFixture) -> No
         caplog.handler.filters.clear()
     assert token not in caplog.text
     assert "bot<token>/getMe" in caplog.text and "bot<token>/sendMessage" in caplog.text
+
+
+# -- start-up -----------------------------------------------------------------------------------
+def _sender(api: FakeBotApi, token: str | None = None, attempts: int = 4) -> TelegramSender:
+    return TelegramSender(token or api.token, *api_urls(api.url), start_attempts=attempts,
+                          start_backoff=0)
+
+
+async def test_sender_start_retries_a_short_network_error(fake_api: FakeBotApi) -> None:
+    fake_api.fail(server_error(502), method="getMe", times=2)
+    sender = _sender(fake_api)
+    await sender.start()
+    try:
+        assert [r.status for r in fake_api.requests("getMe")] == [502, 502, 200]
+    finally:
+        await sender.stop()
+
+
+async def test_sender_start_gives_up_with_a_clear_log_line(
+        fake_api: FakeBotApi, caplog: pytest.LogCaptureFixture) -> None:
+    fake_api.fail(server_error(502), method="getMe", times=None)
+    sender = _sender(fake_api, attempts=3)
+    with caplog.at_level(logging.WARNING), pytest.raises(NetworkError):
+        await sender.start()
+    await sender.stop()
+    assert len(fake_api.requests("getMe")) == 3
+    assert "after 3 attempts; giving up" in caplog.text
+
+
+async def test_sender_start_never_retries_a_rejected_token(
+        fake_api: FakeBotApi, caplog: pytest.LogCaptureFixture) -> None:
+    sender = _sender(fake_api, token="999999:WRONG-token")
+    with caplog.at_level(logging.WARNING), pytest.raises(InvalidToken):
+        await sender.start()
+    await sender.stop()
+    assert "retrying" not in caplog.text

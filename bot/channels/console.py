@@ -47,7 +47,7 @@ def run_console(services: Services, read: Callable[[str], str] = input,
             break
         if line.lower() in QUIT_COMMANDS:
             break
-        if line.isdigit() and 1 <= int(line) <= len(buttons):
+        if line.isdecimal() and 1 <= int(line) <= len(buttons):
             action = buttons[int(line) - 1].intent
             if action.startswith(TOPIC_PREFIX):
                 reply = dialogue.topic(action[len(TOPIC_PREFIX):])

@@ -12,10 +12,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import logging
 import re
 from collections import OrderedDict
-from collections.abc import Awaitable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -29,7 +30,8 @@ from telegram import (
     MessageEntity,
     Update,
 )
-from telegram.error import Forbidden, NetworkError, TelegramError
+from telegram.constants import ChatType
+from telegram.error import Forbidden, InvalidToken, NetworkError, TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -50,7 +52,7 @@ from telegram.ext import (
 from bot import admin as core_admin
 from bot import replies
 from bot.admin import Admin, AdminReply
-from bot.channels.telegram_sender import TelegramSender, admin_notifier
+from bot.channels.telegram_sender import START_ATTEMPTS, TelegramSender, admin_notifier
 from bot.chunks import split_message
 from bot.config import Settings
 from bot.dialogue import ACTION_NONE, TOPIC_PREFIX, Context
@@ -300,6 +302,39 @@ def _strip_mention(text: str, username: str | None) -> str:
     return re.sub(rf"@{re.escape(username)}\b", " ", text, flags=re.IGNORECASE).strip()
 
 
+# -- private chats -------------------------------------------------------------------------
+# Subscriptions, the pledge and /hapusdata act on the data stored for a chat. In a group any
+# member could press the group's buttons, so they only work in a private chat with the bot.
+HandlerCallback = Callable[[Update, BotContext], Awaitable[None]]
+
+
+def _in_private_chat(update: Update) -> bool:
+    chat = update.effective_chat
+    return chat is not None and chat.type == ChatType.PRIVATE
+
+
+async def refuse_outside_private(update: Update, context: BotContext) -> None:
+    """Say (as a message, or a button's answer) that this only works in a private chat."""
+    notice = replies.TG_PRIVATE_ONLY.format(username=context.bot.username)
+    if update.callback_query is not None:
+        await update.callback_query.answer(notice, show_alert=True)
+    else:
+        await _say(update, notice)
+
+
+def private_chat_only(handler: HandlerCallback) -> HandlerCallback:
+    """Run `handler` in private chats only; elsewhere refuse politely and change nothing."""
+
+    @functools.wraps(handler)
+    async def guarded(update: Update, context: BotContext) -> None:
+        if _in_private_chat(update):
+            await handler(update, context)
+        else:
+            await refuse_outside_private(update, context)
+
+    return guarded
+
+
 # -- handlers: commands -------------------------------------------------------------------
 async def greet(update: Update, context: BotContext) -> None:
     """/mulai and /start: greeting, what the bot can do, and the disclaimer."""
@@ -317,9 +352,14 @@ async def show_topics(update: Update, context: BotContext) -> None:
 
 
 async def show_pledge(update: Update, context: BotContext) -> None:
-    """/ikrar: the pledge text with a "Saya berikrar" button."""
+    """/ikrar: the pledge text with a "Saya berikrar" button (in groups: where to pledge)."""
+    text = context.services.dialogue.pledge_text()
+    if not _in_private_chat(update):
+        hint = replies.TG_PLEDGE_PRIVATE_ONLY.format(username=context.bot.username)
+        await _say(update, f"{text}\n\n{hint}")
+        return
     markup = InlineKeyboardMarkup([[_button(replies.TG_PLEDGE_BUTTON, CB_PLEDGE)]])
-    await _say(update, context.services.dialogue.pledge_text(), markup)
+    await _say(update, text, markup)
 
 
 async def show_report(update: Update, context: BotContext) -> None:
@@ -332,16 +372,19 @@ async def show_schedule(update: Update, context: BotContext) -> None:
     await _say_reply(update, context, context.services.schedule_reply())
 
 
+@private_chat_only
 async def offer_subscription(update: Update, context: BotContext) -> None:
     """/langganan: choose a province (or all of Indonesia) with buttons."""
     await _say(update, replies.TG_SUBSCRIBE_PROMPT, region_markup(context.services))
 
 
+@private_chat_only
 async def unsubscribe(update: Update, context: BotContext) -> None:
     """/berhenti: stop reminders."""
     await _say(update, context.services.unsubscribe(update.effective_chat.id))
 
 
+@private_chat_only
 async def confirm_delete(update: Update, context: BotContext) -> None:
     """/hapusdata: ask for confirmation before deleting everything stored about the chat."""
     markup = InlineKeyboardMarkup([[_button(replies.TG_DELETE_YES, CB_DELETE, "y"),
@@ -476,6 +519,7 @@ async def press_feedback(update: Update, context: BotContext) -> None:
         await query.edit_message_reply_markup(_without_feedback(query.message.reply_markup))
 
 
+@private_chat_only
 async def press_region(update: Update, context: BotContext) -> None:
     """A region button of /langganan: subscribe."""
     query = update.callback_query
@@ -484,12 +528,14 @@ async def press_region(update: Update, context: BotContext) -> None:
     await query.edit_message_text(text)
 
 
+@private_chat_only
 async def press_pledge(update: Update, context: BotContext) -> None:
     """"Saya berikrar": record the pledge once and say when."""
     await update.callback_query.answer()
-    await _say(update, context.services.pledge(update.effective_user.id))
+    await _say(update, context.services.pledge(update.effective_chat.id))
 
 
+@private_chat_only
 async def press_delete(update: Update, context: BotContext) -> None:
     """The /hapusdata confirmation buttons."""
     query = update.callback_query
@@ -729,20 +775,34 @@ def webhook_options(settings: Settings) -> dict[str, Any]:
     }
 
 
-def run_telegram(settings: Settings, kb: KnowledgeBase) -> None:
-    """Run the bot until interrupted: long polling, or a webhook when WEBHOOK_URL is set."""
+def run_telegram(settings: Settings, kb: KnowledgeBase) -> bool:
+    """Run the bot until interrupted: long polling, or a webhook when WEBHOOK_URL is set.
+
+    Returns:
+        False if Telegram refused to start the bot (bad token, unreachable after retries); the
+        reason is logged without the exception's text, which can contain the token.
+    """
     if not settings.telegram_token:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
     _install_log_hygiene(settings.telegram_token, logging.getLogger().handlers)
     services = build_services(settings, kb)
     app = build_application(services)
+    retries = START_ATTEMPTS - 1  # getMe and (de)registering the webhook, on network errors
     try:
         if settings.webhook_url:
             logger.info("starting webhook on %s:%d", settings.webhook_listen,
                         settings.webhook_port)
-            app.run_webhook(**webhook_options(settings))
+            app.run_webhook(**webhook_options(settings), bootstrap_retries=retries)
         else:
             logger.info("starting long polling")
-            app.run_polling(timeout=POLL_TIMEOUT, allowed_updates=list(ALLOWED_UPDATES))
+            app.run_polling(timeout=POLL_TIMEOUT, allowed_updates=list(ALLOWED_UPDATES),
+                            bootstrap_retries=retries)
+    except InvalidToken:
+        logger.error("Telegram rejected the bot token; check TELEGRAM_BOT_TOKEN")
+        return False
+    except TelegramError as exc:  # run_* only raise these while starting up
+        logger.error("could not start the Telegram bot: %s", type(exc).__name__)
+        return False
     finally:
         services.store.close()
+    return True

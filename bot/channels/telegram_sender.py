@@ -48,6 +48,10 @@ UNREACHABLE = ("chat not found",)
 # and a broadcast's last progress report and its result can otherwise come in the same second.
 NOTICE_GAP = 1.0
 _NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+# Start-up: tries of getMe when Telegram is briefly unreachable, the first wait between two
+# (doubled after each) in seconds. A rejected token is never retried.
+START_ATTEMPTS = 4
+START_BACKOFF = 1.0
 
 
 class TelegramSender:
@@ -63,20 +67,45 @@ class TelegramSender:
         pool_size: Connections to keep; at least the Broadcaster's worker count.
         read_timeout: Seconds to wait for Telegram's answer before the send counts as timed out
             (then retried: it is the one non-crash source of a duplicate).
+        start_attempts: Tries of the start-up getMe on network errors and time-outs.
+        start_backoff: Seconds before the second try, doubled before each further one.
     """
 
     def __init__(self, token: str, base_url: str | None = None,
                  base_file_url: str | None = None, *, pool_size: int = POOL_SIZE,
-                 read_timeout: float = 10.0) -> None:
+                 read_timeout: float = 10.0, start_attempts: int = START_ATTEMPTS,
+                 start_backoff: float = START_BACKOFF) -> None:
         urls = {"base_url": base_url, "base_file_url": base_file_url}
         self.bot = Bot(
             token, **{k: v for k, v in urls.items() if v},
             request=HTTPXRequest(connection_pool_size=pool_size, read_timeout=read_timeout),
             get_updates_request=HTTPXRequest(connection_pool_size=1))
+        self.start_attempts = max(1, start_attempts)
+        self.start_backoff = start_backoff
 
     async def start(self) -> None:
-        """Open the connection pool (and check the token once with getMe)."""
-        await self.bot.initialize()
+        """Open the connection pool and check the token with getMe.
+
+        On a network error or time-out it tries up to `start_attempts` times in all, with a
+        doubling wait; a rejected token (`InvalidToken`) or a Bad Request is raised at once.
+        """
+        wait = self.start_backoff
+        for attempt in range(1, self.start_attempts + 1):
+            try:
+                await self.bot.initialize()
+                return
+            except BadRequest:  # a NetworkError subclass, but not a passing one
+                raise
+            except NetworkError as exc:  # TimedOut, connection errors, 5xx
+                if attempt == self.start_attempts:
+                    logger.error("Telegram unreachable at start-up (%s) after %d attempts; "
+                                 "giving up", type(exc).__name__, attempt)
+                    raise
+                logger.warning("Telegram unreachable at start-up (%s), attempt %d of %d; "
+                               "retrying in %g s", type(exc).__name__, attempt,
+                               self.start_attempts, wait)
+            await asyncio.sleep(wait)
+            wait *= 2
 
     async def stop(self) -> None:
         """Close the connection pool."""
