@@ -19,7 +19,6 @@ from bot.config import ConfigError, Settings, load_settings
 from bot.dialogue import Dialogue
 from bot.knowledge import KnowledgeBase, KnowledgeError, load_knowledge
 
-logger = logging.getLogger("tanya_netral")
 
 
 def _load_kb(settings: Settings) -> KnowledgeBase:

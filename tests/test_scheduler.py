@@ -296,3 +296,24 @@ def test_build_scheduler_wires_the_settings(store: Store, kb: KnowledgeBase) -> 
     assert scheduler.admin_ids == (5,)
     assert scheduler.broadcaster.bucket.interval == pytest.approx(0.1)
     assert any(p.key.startswith("cal:pilkada_2024:") for p in scheduler.calendar())
+
+
+async def test_a_broadcast_queued_past_its_grace_window_is_missed(store: Store,
+                                                                  time: FakeTime) -> None:
+    """One broadcast sends at a time; one that waited behind it beyond the grace window is
+    reported missed instead of going out hours late."""
+    subscribe_many(store, range(1, 201))
+    notices = Notices()
+    # 200 chats at 1 message/s on one worker: the first broadcast takes ~200 s of virtual time.
+    broadcaster = Broadcaster(store, FakeSender(time), clock=time.monotonic, sleep=time.sleep,
+                              now=time.now, rate=1.0, workers=1)
+    scheduler = Scheduler(store, broadcaster, grace=dt.timedelta(seconds=60), admin_ids=ADMINS,
+                          tz=WIB, calendar=lambda: [], notify=notices, now=time.now)
+    first = admin_broadcast(store, NOW)
+    second = admin_broadcast(store, NOW + dt.timedelta(seconds=1))
+    time.set_now(NOW + dt.timedelta(seconds=2))
+    async with running(scheduler):
+        await time.drive(asyncio.ensure_future(scheduler.idle()))
+    assert store.broadcast_status(first) is BroadcastStatus.DONE
+    assert store.broadcast_status(second) is BroadcastStatus.MISSED
+    assert any("terlewat" in n.text and f"#{second}" in n.text for n in notices.sent)
