@@ -20,7 +20,6 @@ from bot.dialogue import Dialogue
 from bot.knowledge import KnowledgeBase, KnowledgeError, load_knowledge
 
 
-
 def _load_kb(settings: Settings) -> KnowledgeBase:
     try:
         return load_knowledge(settings.knowledge_dir)
