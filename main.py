@@ -96,7 +96,11 @@ def cmd_run(settings: Settings, _args: argparse.Namespace) -> int:
     from bot.channels.console import run_console
     from bot.services import build_services
 
-    run_console(build_services(settings, kb))
+    services = build_services(settings, kb)
+    try:
+        run_console(services)
+    finally:
+        services.store.close()
     return 0
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import yaml
 
 from bot.dialogue import Dialogue, Policy
-from bot.knowledge import KnowledgeBase
+from bot.knowledge import KnowledgeBase, normalizer_for
 from bot.matcher import Matcher, Scored
 from bot.models import Reply, ReplyKind, Verdict
 
@@ -204,7 +204,9 @@ def kfold(kb: KnowledgeBase, k: int = 5, seed: int = 7,
                 keep[intent_id].append(q)
         intents = {iid: replace(i, questions=tuple(keep[iid]) or i.questions[:1])
                    for iid, i in kb.intents.items()}
-        fold_kb = replace(kb, intents=intents)
+        # The stemmer's vocabulary comes from the kept phrasings only: no held-out leak.
+        fold_kb = replace(kb, intents=intents,
+                          normalizer=normalizer_for(kb.lexicon, intents.values()))
         dialogue = Dialogue(fold_kb, Matcher(fold_kb), policy)
         for n in held:
             truth, q = pairs[n]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -452,6 +452,16 @@ def _load_intent(reader: _FileReader, item: dict[str, Any], topics: dict[str, To
     )
 
 
+def normalizer_for(lexicon: Lexicon, intents: Iterable[Intent]) -> Normalizer:
+    """A normaliser whose stemmer may reduce words only to words these intents use."""
+    normalizer = Normalizer(lexicon)
+    normalizer.learn_vocabulary(
+        t for i in intents for q in (*i.questions, *i.keywords)
+        for t in normalizer.tokens(q) if t not in lexicon.filler
+    )
+    return normalizer
+
+
 def load_knowledge(root: Path) -> KnowledgeBase:
     """Load, validate and cross-check the knowledge base in `root`.
 
@@ -466,7 +476,6 @@ def load_knowledge(root: Path) -> KnowledgeBase:
     pledges = _load_pledges(root / "pledge.yaml", root, problems, sources)
     regions = _load_regions(root / "regions.yaml", root, problems)
     calendar = _load_calendar(root / "calendar.yaml", root, problems, sources, regions)
-    normalizer = Normalizer(lexicon)
 
     intents: dict[str, Intent] = {}
     files = sorted((root / "intents").glob("*.yaml"))
@@ -488,10 +497,7 @@ def load_knowledge(root: Path) -> KnowledgeBase:
             readers[intent.id] = reader
             raw_items[intent.id] = item
 
-    normalizer.learn_vocabulary(
-        t for i in intents.values() for q in (*i.questions, *i.keywords)
-        for t in normalizer.tokens(q) if t not in lexicon.filler
-    )
+    normalizer = normalizer_for(lexicon, intents.values())
     seen: dict[str, str] = {}
     for intent in intents.values():
         reader, item = readers[intent.id], raw_items[intent.id]
