@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import multiprocessing
 import statistics
 import sys
 import tempfile
@@ -41,7 +40,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from fake_side import call, serve, typed_questions
+from fake_side import call, fake_api_process, serve, typed_questions
 
 from bot.channels.telegram import build_application
 from bot.config import Settings
@@ -141,12 +140,7 @@ def _telegram_side(conn: Connection) -> None:
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     """Start the fake server process and the bot, then broadcast while questions come in."""
     kb = load_knowledge(ROOT / "knowledge")
-    context = multiprocessing.get_context("spawn")
-    conn, child_conn = context.Pipe()
-    side = context.Process(target=_telegram_side, args=(child_conn,), daemon=True)
-    side.start()
-    try:
-        url = await asyncio.to_thread(conn.recv)
+    async with fake_api_process(_telegram_side) as (conn, url):
         with tempfile.TemporaryDirectory() as tmp:
             settings = replace(Settings(), telegram_token=TOKEN, telegram_base_url=url,
                                db_path=Path(tmp) / "bench.sqlite3",
@@ -171,9 +165,6 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     result["counts"] = store.delivery_counts(broadcast.id)
             finally:
                 store.close()
-    finally:
-        conn.send(("stop", ()))
-        side.join(timeout=10)
     return result
 
 

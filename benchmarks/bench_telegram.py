@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import multiprocessing
 import statistics
 import sys
 import tempfile
@@ -35,7 +34,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from fake_side import call, serve, typed_questions
+from fake_side import call, fake_api_process, serve, typed_questions
 
 from bot.channels.telegram import build_application
 from bot.config import Settings
@@ -91,12 +90,7 @@ def _telegram_side(conn: Connection) -> None:
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     """Start the fake server process and the bot, then measure burst and steady load."""
     kb = load_knowledge(ROOT / "knowledge")
-    context = multiprocessing.get_context("spawn")
-    conn, child_conn = context.Pipe()
-    side = context.Process(target=_telegram_side, args=(child_conn,), daemon=True)
-    side.start()
-    try:
-        url = await asyncio.to_thread(conn.recv)
+    async with fake_api_process(_telegram_side) as (conn, url):
         with tempfile.TemporaryDirectory() as tmp:
             settings = replace(Settings(), telegram_token=TOKEN, telegram_base_url=url,
                                db_path=Path(tmp) / "bench.sqlite3")
@@ -111,9 +105,6 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     totals = services.store.totals()
             finally:
                 services.store.close()
-    finally:
-        conn.send(("stop", ()))
-        side.join(timeout=10)
     return {"burst": burst, "steady": steady, "totals": totals}
 
 

@@ -8,7 +8,9 @@ sent over a pipe; `call` sends one from the bot's side without blocking its even
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import multiprocessing
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -40,3 +42,18 @@ def typed_questions(kb: KnowledgeBase, n: int) -> list[str]:
     """Realistic typed questions (perturbed KB phrasings), valid as Telegram messages."""
     pool = [q for q in workload(kb, n + 100) if q.strip() and len(q) <= MAX_MESSAGE_CHARS]
     return (pool * (n // len(pool) + 1))[:n]
+
+
+@asynccontextmanager
+async def fake_api_process(
+        target: Callable[[Connection], None]) -> AsyncIterator[tuple[Connection, str]]:
+    """Start `target` (which calls `serve`) in a fresh process; yield the pipe and the API URL."""
+    context = multiprocessing.get_context("spawn")
+    conn, child_conn = context.Pipe()
+    side = context.Process(target=target, args=(child_conn,), daemon=True)
+    side.start()
+    try:
+        yield conn, await asyncio.to_thread(conn.recv)
+    finally:
+        conn.send(("stop", ()))
+        side.join(timeout=10)

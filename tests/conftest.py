@@ -9,6 +9,7 @@ import pytest
 
 from bot.dialogue import Dialogue
 from bot.knowledge import KnowledgeBase, load_knowledge
+from bot.store import Store
 from tests.fake_bot_api import FakeBotApi
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -20,6 +21,14 @@ SHARED_DIR = ROOT.parent / "shared"
 def kb() -> KnowledgeBase:
     """The real knowledge base from knowledge/."""
     return load_knowledge(KNOWLEDGE_DIR)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    """A real SQLite store in a fresh file."""
+    opened = Store(tmp_path / "store.sqlite3")
+    yield opened
+    opened.close()
 
 
 @pytest.fixture(scope="session")

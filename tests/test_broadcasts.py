@@ -8,7 +8,6 @@ import datetime as dt
 import sqlite3
 import tempfile
 from collections import Counter
-from collections.abc import Iterator
 from itertools import pairwise
 from pathlib import Path
 
@@ -23,13 +22,6 @@ from bot.store import Store, migrations
 from tests.broadcast_fakes import T0, FakeSender, FakeTime, sending_rows, subscribe_many
 
 HOUR = dt.timedelta(hours=1)
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = Store(tmp_path / "b.sqlite3")
-    yield opened
-    opened.close()
 
 
 def make_broadcaster(store: Store, sender: FakeSender, time: FakeTime,

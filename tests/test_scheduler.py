@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 import pytest
 
@@ -32,13 +31,6 @@ class Notices:
 
     async def __call__(self, notice: Notice) -> None:
         self.sent.append(notice)
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = Store(tmp_path / "sched.sqlite3")
-    yield opened
-    opened.close()
 
 
 @pytest.fixture
