@@ -66,11 +66,13 @@ class Normalizer:
         text = "".join(
             ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch)
         )
-        text = _NON_WORD.sub(" ", text)
-        text = _ELONGATION.sub(r"\1", text)
-        text = _REDUPLICATION.sub(r"\1\2", text)
-        text = _LETTER_DIGIT.sub(" ", text)
-        return " ".join(text.split())
+        words = []
+        for word in _NON_WORD.sub(" ", text).split():
+            if word not in self.lexicon.replace:  # lexicon words as written: "pppk", "p3k"
+                word = _LETTER_DIGIT.sub(" ", _REDUPLICATION.sub(r"\1\2", _ELONGATION.sub(
+                    r"\1", word)))
+            words.append(word)
+        return " ".join(" ".join(words).split())
 
     def tokens(self, text: str) -> list[str]:
         """Return canonical tokens: slang replaced, phrases joined, number words as digits."""

@@ -10,7 +10,8 @@ from bot.normalize import Lexicon, Normalizer
 @pytest.fixture
 def normalizer() -> Normalizer:
     lexicon = Lexicon(
-        replace={"gak": "tidak", "ga": "tidak", "yg": "yang", "pns": "asn", "cagub": "calon",
+        replace={"pppk": "pppk", "p3k": "pppk",
+                 "gak": "tidak", "ga": "tidak", "yg": "yang", "pns": "asn", "cagub": "calon",
                  "ig": "instagram", "bgt": "banget", "gmn": "gimana"},
         phrases={"pasangan calon": "paslon", "tim sukses": "timses"},
         numbers={"dua": "2", "tiga": "3"},
@@ -25,6 +26,11 @@ def normalizer() -> Normalizer:
 
 def test_case_punctuation_and_elongation(normalizer: Normalizer) -> None:
     assert normalizer.tokens("BOLEHHH gak sih?!!") == ["boleh", "tidak", "sih"]
+
+
+def test_lexicon_words_are_not_collapsed_or_split(normalizer: Normalizer) -> None:
+    # "pppk" is a word, not an elongation; "p3k" is a word, not letters around a number
+    assert normalizer.tokens("PPPK dan P3K") == ["pppk", "dan", "pppk"]
 
 
 def test_slang_and_abbreviations(normalizer: Normalizer) -> None:
