@@ -62,13 +62,13 @@ class Dialogue:
             # Only filler ("mau tanya dong min"), emoji or another script: invite the question.
             return Reply(kind=ReplyKind.SMALLTALK, text=replies.EMPTY_INPUT,
                          buttons=self._topic_buttons())
-        reply = self._decide(ranked, bare=len(set(terms)) == 1)
+        reply = self.decide(ranked, bare=len(set(terms)) == 1)
         if (reply.kind in (ReplyKind.FALLBACK, ReplyKind.CLARIFY) and reply.intent is None
                 and context and context.last_text
                 and len(terms) <= FOLLOW_UP_MAX_TERMS
                 and all(self.matcher.knows(t) for t in terms)):
             joined = f"{context.last_text} {text}"[:MAX_INPUT_CHARS]
-            combined = self._decide(self.matcher.rank(joined))
+            combined = self.decide(self.matcher.rank(joined))
             if combined.kind is ReplyKind.ANSWER:
                 reply = combined
         if context is not None and reply.kind is ReplyKind.ANSWER:
@@ -77,7 +77,7 @@ class Dialogue:
             reply = _with_text(reply, f"{replies.TOO_LONG_NOTE}\n\n{reply.text}")
         return reply
 
-    def _decide(self, ranked: list[Scored], bare: bool = False) -> Reply:
+    def decide(self, ranked: list[Scored], bare: bool = False) -> Reply:
         """Choose the reply for a ranking; `bare` means the question was a single word."""
         policy = self.policy
         if not ranked or ranked[0].score < policy.clarify_threshold:

@@ -213,7 +213,7 @@ def kfold(kb: KnowledgeBase, k: int = 5, seed: int = 7,
             terms = dialogue.matcher.query_terms(q)
             ranked = dialogue.matcher.rank_terms(terms)
             predicted = ranked[0].intent if ranked else "-"
-            reply = (dialogue._decide(ranked, bare=len(set(terms)) == 1) if ranked
+            reply = (dialogue.decide(ranked, bare=len(set(terms)) == 1) if ranked
                      else dialogue.fallback())
             expected = kb.intents[truth].verdict
             report.total += 1
@@ -241,7 +241,7 @@ def calibrate(dialogue: Dialogue, items: Sequence[Labelled]) -> list[tuple[Polic
                                  clarify_threshold=clarify, margin=margin)
                 trial = Dialogue(dialogue.kb, dialogue.matcher, policy)
                 report = EvalReport([
-                    Outcome(i, trial._decide(r, bare=len(set(t)) == 1))
+                    Outcome(i, trial.decide(r, bare=len(set(t)) == 1))
                     for i, r, t in zip(items, ranked, terms, strict=True)])
                 results.append((policy, report))
     results.sort(key=lambda pr: (pr[1].harmful, -(pr[1].correct_pct + pr[1].rejected_pct)))

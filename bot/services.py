@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bot import replies
@@ -44,20 +44,24 @@ _COUNTERS = {
 class Services:
     """Everything a channel needs, built once by `build_services`.
 
-    `dialogue` is an attribute on purpose: an admin reload swaps it (and `kb`) while the bot
-    runs, so methods read the knowledge base through `self.dialogue.kb`. `admin` and
+    `dialogue` is an attribute on purpose: an admin reload swaps it while the bot runs; `kb`
+    is derived from it, so the two can never disagree. `admin` and
     `scheduler` are attached by a channel that offers admin commands and broadcasts (the
     scheduler needs the channel's `Sender`); they stay None in the console.
     """
 
     settings: Settings
-    kb: KnowledgeBase
     dialogue: Dialogue
     store: Store
+    throttle: Throttle
     clock: Clock = utc_now
-    throttle: Throttle = field(default_factory=lambda: Throttle(20))
     admin: Admin | None = None
     scheduler: Scheduler | None = None
+
+    @property
+    def kb(self) -> KnowledgeBase:
+        """The knowledge base in use (the dialogue's)."""
+        return self.dialogue.kb
 
     # -- questions ------------------------------------------------------------------------
     def ask(self, text: str, context: Context | None = None) -> Reply:
@@ -109,12 +113,12 @@ class Services:
 
             return refuse
         dialogue = Dialogue(kb)
-        return lambda: self.install_knowledge(kb, dialogue)
+        return lambda: self.install_knowledge(dialogue)
 
-    def install_knowledge(self, kb: KnowledgeBase, dialogue: Dialogue) -> KnowledgeBase:
-        """Swap in a loaded knowledge base; the next question already uses it."""
-        self.kb, self.dialogue = kb, dialogue
-        return kb
+    def install_knowledge(self, dialogue: Dialogue) -> KnowledgeBase:
+        """Swap in a dialogue over a loaded knowledge base; the next question already uses it."""
+        self.dialogue = dialogue
+        return dialogue.kb
 
     def reload_knowledge(self) -> KnowledgeBase:
         """Load and install the knowledge base in one step (raises `KnowledgeError`)."""
@@ -197,7 +201,7 @@ def build_services(settings: Settings, kb: KnowledgeBase, clock: Clock | None = 
     same knowledge base); by default they are built here.
     """
     return Services(
-        settings=settings, kb=kb, dialogue=dialogue or Dialogue(kb),
+        settings=settings, dialogue=dialogue or Dialogue(kb),
         store=store or Store(settings.db_path), clock=clock or utc_now,
         throttle=Throttle(settings.flood_limit_per_minute),
     )

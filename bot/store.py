@@ -28,6 +28,7 @@ from bot.models import (
 )
 
 MAX_MISS_CHARS = 500
+_ACTIVE = "subscribed = 1 AND blocked = 0"  # a chat that receives reminders
 
 migrations = Migrations("tanya_netral")
 
@@ -176,7 +177,7 @@ class Store:
 
     def subscribers(self, region: str | None = None) -> list[int]:
         """Chat ids that receive reminders (optionally only one region's), in id order."""
-        sql = "SELECT chat_id FROM chats WHERE subscribed = 1 AND blocked = 0"
+        sql = f"SELECT chat_id FROM chats WHERE {_ACTIVE}"
         params: list[object] = []
         if region is not None:
             sql += " AND region = ?"
@@ -186,7 +187,7 @@ class Store:
     def subscribers_by_region(self) -> dict[str | None, int]:
         """Count of active subscribers per region."""
         rows = self.db.execute(
-            "SELECT region, COUNT(*) FROM chats WHERE subscribed = 1 AND blocked = 0 "
+            f"SELECT region, COUNT(*) FROM chats WHERE {_ACTIVE} "
             "GROUP BY region ORDER BY region").fetchall()
         return {r[0]: r[1] for r in rows}
 
@@ -479,7 +480,7 @@ class Store:
             cursor = db.execute(
                 "UPDATE deliveries SET status = ?, attempts = attempts + 1 "
                 "WHERE broadcast_id = ? AND chat_id = ? AND status IN (?, ?) AND EXISTS "
-                "(SELECT 1 FROM chats WHERE chat_id = ? AND subscribed = 1 AND blocked = 0)",
+                f"(SELECT 1 FROM chats WHERE chat_id = ? AND {_ACTIVE})",
                 [DeliveryStatus.SENDING, broadcast_id, chat_id, DeliveryStatus.PENDING,
                  DeliveryStatus.SENDING, chat_id])
             if cursor.rowcount == 1:
@@ -602,7 +603,7 @@ def _regions_from_json(raw: str | None) -> Audience | None:
 
 def _audience_filter(regions: Audience | None) -> tuple[str, list[object]]:
     """SQL condition on `chats` for the active subscribers of an audience."""
-    where = "subscribed = 1 AND blocked = 0"
+    where = _ACTIVE
     if regions is None:
         return where, []
     named = [r for r in regions if r is not None]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
-from collections.abc import Iterator
 from itertools import pairwise
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -19,13 +18,6 @@ from tests.conftest import KNOWLEDGE_DIR
 
 WIB, WITA, WIT = ZoneInfo("Asia/Jakarta"), ZoneInfo("Asia/Makassar"), ZoneInfo("Asia/Jayapura")
 BEFORE_PILKADA_CAMPAIGN = dt.datetime(2024, 9, 1, tzinfo=dt.UTC)
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = Store(tmp_path / "cal.sqlite3")
-    yield opened
-    opened.close()
 
 
 @pytest.fixture(scope="module")
