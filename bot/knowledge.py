@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from bot.calendar import Calendar, Election, ReminderRule, Stage
-from bot.models import Intent, IntentKind, Pledge, Region, Source, Topic, Verdict
+from bot.models import Condition, Intent, IntentKind, Pledge, Region, Source, Topic, Verdict
 from bot.normalize import Lexicon, Normalizer
 
 MAX_ANSWER_CHARS = 900
@@ -29,7 +29,15 @@ _ID_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 
 _INTENT_FIELDS = {
     "id", "kind", "title", "topic", "verdict", "confidence", "questions", "keywords", "answer",
-    "caution", "basis", "sanction", "sources", "related", "reviewed",
+    "caution", "basis", "sanction", "sources", "related", "reviewed", "why", "conditions",
+}
+_CONDITION_FIELDS = {"when", "verdict", "text"}
+# A broken condition may only make the answer stricter.
+_STRICTER = {
+    Verdict.BOLEH: (Verdict.BERSYARAT, Verdict.DILARANG),
+    Verdict.BERSYARAT: (Verdict.DILARANG,),
+    Verdict.INFO: (Verdict.DILARANG, Verdict.BERSYARAT),
+    Verdict.DILARANG: (),
 }
 _SOURCE_FIELDS = {"id", "kind", "short", "title", "publisher", "date", "url", "note", "confidence"}
 _SOURCE_KINDS = ("article", "regulation", "decision", "statement", "service")
@@ -448,8 +456,43 @@ def _load_intent(reader: _FileReader, item: dict[str, Any], topics: dict[str, To
         caution=caution, basis=basis,
         sanction=_text(reader, item, iid, "sanction", required=False, limit=400),
         sources=cited, related=_strings(reader, item, iid, "related"),
-        reviewed=_date(reader, item, iid, "reviewed"), file=reader.name,
+        reviewed=_date(reader, item, iid, "reviewed"),
+        why=_text(reader, item, iid, "why", required=False, limit=400),
+        conditions=_conditions(reader, item, iid, verdict), file=reader.name,
     )
+
+
+def _conditions(reader: _FileReader, item: dict[str, Any], iid: str,
+                verdict: Verdict | None) -> tuple[Condition, ...]:
+    raw = item.get("conditions")
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or verdict is None:
+        reader.add(item, iid, "conditions", "must be a list, on an answer intent")
+        return ()
+    out = []
+    for n, entry in enumerate(raw, start=1):
+        where = f"{iid}.conditions[{n}]"
+        if not isinstance(entry, dict):
+            reader.add(item, iid, "conditions", f"item {n} must be a mapping")
+            continue
+        for key in sorted(set(entry) - _CONDITION_FIELDS):
+            reader.add(entry, where, key, "unknown field")
+        cues = _strings(reader, entry, where, "when")
+        if not cues:
+            reader.add(entry, where, "when", "at least one cue phrase is required")
+        try:
+            broken = Verdict(entry.get("verdict"))
+        except ValueError:
+            reader.add(entry, where, "verdict", "must be dilarang or bersyarat")
+            continue
+        if broken not in _STRICTER[verdict]:
+            reader.add(entry, where, "verdict",
+                       f"must be stricter than the intent's verdict '{verdict.value}'")
+        text = _text(reader, entry, where, "text", limit=300)
+        if cues and text:
+            out.append(Condition(cues, broken, text))
+    return tuple(out)
 
 
 def normalizer_for(lexicon: Lexicon, intents: Iterable[Intent]) -> Normalizer:

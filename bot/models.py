@@ -70,6 +70,19 @@ class Region:
 
 
 @dataclass(frozen=True, slots=True)
+class Condition:
+    """A condition of a permissive rule that the question itself may state as broken.
+
+    `cues` are phrases; one matches when all of its (normalised) words occur in the question.
+    A match turns the answer into `verdict` (stricter than the intent's) with `text` first.
+    """
+
+    cues: tuple[str, ...]
+    verdict: Verdict
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class Intent:
     """One question the bot knows how to answer, with its phrasings and its answer."""
 
@@ -88,6 +101,8 @@ class Intent:
     sources: tuple[str, ...] = ()
     related: tuple[str, ...] = ()
     reviewed: dt.date | None = None
+    why: str | None = None
+    conditions: tuple[Condition, ...] = ()
     file: str = ""
 
 
