@@ -90,7 +90,7 @@ def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_run(settings: Settings, _args: argparse.Namespace) -> int:
     kb = _load_kb(settings)
     if settings.telegram_token:
-        from bot.channels.telegram import run_telegram
+        from bot.channels.telegram.application import run_telegram
 
         return 0 if run_telegram(settings, kb) else 2
     from bot.channels.console import run_console
@@ -100,7 +100,7 @@ def cmd_run(settings: Settings, _args: argparse.Namespace) -> int:
     try:
         run_console(services)
     finally:
-        services.store.close()
+        services.close()
     return 0
 
 

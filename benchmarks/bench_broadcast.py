@@ -42,10 +42,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from fake_side import call, fake_api_process, serve, typed_questions
 
-from bot.channels.telegram import build_application
+from bot.channels.telegram.application import build_application
+from bot.channels.telegram.sender import telegram_sender
 from bot.config import Settings
 from bot.knowledge import load_knowledge
-from bot.models import BroadcastStatus
+from bot.models import BroadcastStatus, Channel, ChatRef
 from bot.services import build_services
 from tests.fake_bot_api import TOKEN, ApiRequest, FakeBotApi
 from tests.telegram_harness import polling
@@ -145,17 +146,19 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             settings = replace(Settings(), telegram_token=TOKEN, telegram_base_url=url,
                                db_path=Path(tmp) / "bench.sqlite3",
                                admin_ids=frozenset({ADMIN}), broadcast_rate=args.rate)
-            services = build_services(settings, kb)
+            sender = telegram_sender(settings)
+            services = build_services(settings, kb, senders={Channel.TELEGRAM: sender})
             store = services.store
             now = services.clock()
             with store.db.atomic():  # one transaction: seeding is not what we measure
                 for n in range(args.subscribers):
-                    store.subscribe(FIRST_SUBSCRIBER + n, None, now)
+                    store.subscribe(ChatRef.telegram(FIRST_SUBSCRIBER + n), None, now)
             try:
-                async with polling(build_application(services)):
+                async with polling(build_application(services, sender)):
                     await call(conn, "warm_up", typed_questions(kb, 20))
                     now = services.clock()
-                    broadcast = store.create_broadcast(TEXT, now, None, ADMIN, now, ADMIN)
+                    admin = ChatRef.telegram(ADMIN)
+                    broadcast = store.create_broadcast(TEXT, now, None, admin, now, admin)
                     services.scheduler.sync(now)  # what /kirimsekarang does
                     questions = typed_questions(kb, 500)
                     result = await call(conn, "measure", args.subscribers, questions,

@@ -1,9 +1,11 @@
 """Admin use cases, channel-independent: schedule, list, cancel, send now, progress, statistics.
 
-Every method takes the acting user's id and `now`, checks the allow-list (`settings.admin_ids`),
-writes an audit row (refused attempts too) and returns an `AdminReply` (Indonesian text and
-optional buttons) for the channel to show. Input parsing and validation live here, so a
-channel handler only passes the command's argument text through.
+Every method takes the acting user (a `ChatRef`: admins act in their private chat, whose id is
+theirs) and `now`, checks the allow-lists (`Settings.is_admin`: Telegram ids and WhatsApp
+numbers), writes an audit row (refused attempts too) and returns a `Reply` (Indonesian text and
+optional buttons) for the channel to show. `Admin.handle` routes a command by name, so a channel
+only passes the command's name and argument text through; input parsing and validation live
+here.
 
 `/siaran` syntax (first line, then the text on the following lines or after `|`):
 `<date> <time> [WIB|WITA|WIT] [wilayah=<id>,<id>|semua] [ulang=<day>|harian|mingguan|<n>hari]
@@ -21,12 +23,22 @@ from zoneinfo import ZoneInfo
 
 from bot import replies
 from bot.broadcasts import report_for
-from bot.calendar import Calendar
 from bot.config import Settings
 from bot.knowledge import KnowledgeBase, KnowledgeError
-from bot.models import MAX_MESSAGE_CHARS, Audience, Broadcast, BroadcastStatus, Region
-from bot.recurrence import MAX_OCCURRENCES, WEEKDAYS, Recurrence, occurrences
+from bot.models import (
+    MAX_MESSAGE_CHARS,
+    Action,
+    ActionKind,
+    Audience,
+    Broadcast,
+    BroadcastStatus,
+    ChatRef,
+    Choice,
+    Region,
+    Reply,
+)
 from bot.store import Store
+from bot.timetable import MAX_OCCURRENCES, WEEKDAYS, Calendar, Recurrence, occurrences
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +55,6 @@ CMD_RELOAD = "muatulang"
 ADMIN_COMMANDS = (CMD_HELP, CMD_SCHEDULE, CMD_UPCOMING, CMD_CANCEL, CMD_SEND_NOW, CMD_PROGRESS,
                   CMD_STATS, CMD_UNANSWERED, CMD_RELOAD)
 
-CALLBACK_PREFIX = "adm"  # button data: adm:ok:<token> / adm:no:<token> (well under 64 bytes)
 DRAFT_TTL = dt.timedelta(hours=1)
 MAX_LISTED = 20
 MAX_PROBLEMS_SHOWN = 15
@@ -75,22 +86,6 @@ class InputError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
-class Button:
-    """An inline button: a label and the data the channel hands back to `Admin.press`."""
-
-    label: str
-    data: str
-
-
-@dataclass(frozen=True, slots=True)
-class AdminReply:
-    """What to tell the admin (or the refused user)."""
-
-    text: str
-    buttons: tuple[Button, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
 class Draft:
     """A validated broadcast waiting for the admin's confirmation."""
 
@@ -98,7 +93,7 @@ class Draft:
     text: str
     send_ats: tuple[dt.datetime, ...]  # UTC; empty = send as soon as confirmed
     regions: Audience | None
-    notify_chat: int
+    notify_chat: ChatRef
     created: dt.datetime
 
 
@@ -195,16 +190,20 @@ class Admin:
         knowledge: Returns the current knowledge base (regions, calendar).
         on_change: Called with `now` after broadcasts or the knowledge base changed; pass
             `Scheduler.sync` so new broadcasts get their job (and "now" ones start).
+        reload: Loads and installs the knowledge base (raises `KnowledgeError`), for
+            /muatulang through `handle`.
     """
 
     def __init__(self, store: Store, settings: Settings,
                  knowledge: Callable[[], KnowledgeBase],
-                 on_change: Callable[[dt.datetime], object] | None = None) -> None:
+                 on_change: Callable[[dt.datetime], object] | None = None,
+                 reload: Callable[[], KnowledgeBase] | None = None) -> None:
         self.store = store
         self.settings = settings
         self.knowledge = knowledge
         self.on_change = on_change
-        self._drafts: dict[int, Draft] = {}
+        self.reload = reload
+        self._drafts: dict[ChatRef, Draft] = {}
         self._tokens = 0
 
     @property
@@ -212,40 +211,58 @@ class Admin:
         """The zone admins' times default to and are shown in."""
         return self.settings.timezone
 
-    def is_admin(self, user_id: int) -> bool:
-        """Whether the user is on the allow-list."""
-        return user_id in self.settings.admin_ids
+    def is_admin(self, user: ChatRef) -> bool:
+        """Whether the user is on an allow-list."""
+        return self.settings.is_admin(user)
 
-    def _guard(self, user_id: int, action: str, detail: str, now: dt.datetime) -> bool:
-        allowed = self.is_admin(user_id)
+    def _guard(self, user: ChatRef, action: str, detail: str, now: dt.datetime) -> bool:
+        allowed = self.is_admin(user)
         # A refused attempt is logged without what was typed: a non-admin's text is not ours
         # to keep (and /hapusdata removes the attempt itself).
-        self.store.record_audit(user_id, action, detail if allowed else "", allowed, now)
+        self.store.record_audit(user, action, detail if allowed else "", allowed, now)
         if not allowed:
-            logger.warning("refused admin action %s by user %s", action, user_id)
+            logger.warning("refused admin action %s by %s", action, user.channel)
         return allowed
+
+    def handle(self, command: str, args: str, user: ChatRef, now: dt.datetime) -> Reply:
+        """Route one admin command (a name of `ADMIN_COMMANDS`) to its use case.
+
+        The reply and any progress reports go to the user's own (private) chat.
+        """
+        routes: dict[str, Callable[[], Reply]] = {
+            CMD_SCHEDULE: lambda: self.draft_broadcast(user, user, args, now),
+            CMD_UPCOMING: lambda: self.list_upcoming(user, now),
+            CMD_CANCEL: lambda: self.cancel(user, args, now),
+            CMD_SEND_NOW: lambda: self.send_now(user, user, args, now),
+            CMD_PROGRESS: lambda: self.progress(user, args, now),
+            CMD_STATS: lambda: self.statistics(user, now),
+            CMD_UNANSWERED: lambda: self.unanswered(user, now),
+        }
+        if command == CMD_RELOAD and self.reload is not None:
+            return self.reload_knowledge(user, now, self.reload)
+        return routes.get(command, lambda: self.help(user, now))()
 
     def _changed(self, now: dt.datetime) -> None:
         if self.on_change is not None:
             self.on_change(now)
 
-    def help(self, user_id: int, now: dt.datetime) -> AdminReply:
+    def help(self, user: ChatRef, now: dt.datetime) -> Reply:
         """List the admin commands."""
-        if not self._guard(user_id, CMD_HELP, "", now):
-            return AdminReply(replies.ADMIN_REFUSED)
-        return AdminReply(replies.ADMIN_HELP.format(tz=self._zone_name(now)))
+        if not self._guard(user, CMD_HELP, "", now):
+            return Reply.notice(replies.ADMIN_REFUSED)
+        return Reply.notice(replies.ADMIN_HELP.format(tz=self._zone_name(now)))
 
     # -- scheduling -------------------------------------------------------------------------
-    def draft_broadcast(self, user_id: int, chat_id: int, args: str,
-                        now: dt.datetime) -> AdminReply:
+    def draft_broadcast(self, user: ChatRef, chat: ChatRef, args: str,
+                        now: dt.datetime) -> Reply:
         """Validate `/siaran` input and show a preview with confirm / cancel buttons."""
-        if not self._guard(user_id, CMD_SCHEDULE, args, now):
-            return AdminReply(replies.ADMIN_REFUSED)
+        if not self._guard(user, CMD_SCHEDULE, args, now):
+            return Reply.notice(replies.ADMIN_REFUSED)
         try:
-            draft = self._parse_draft(args, chat_id, now)
+            draft = self._parse_draft(args, chat, now)
         except InputError as exc:
-            return AdminReply(str(exc))
-        self._drafts[user_id] = draft
+            return Reply.notice(str(exc))
+        self._drafts[user] = draft
         known = self.knowledge().regions
         audience = replies.render_audience(draft.regions, known)
         subscribers = len(self.store.audience(draft.regions))
@@ -255,46 +272,46 @@ class Admin:
                       len(draft.send_ats))
         when = self._show(draft.send_ats[0]) if draft.send_ats else None
         text = replies.render_preview(draft.text, when, repeat, audience, subscribers)
-        buttons = (Button(replies.ADMIN_CONFIRM_BUTTON, f"{CALLBACK_PREFIX}:ok:{draft.token}"),
-                   Button(replies.ADMIN_DISCARD_BUTTON, f"{CALLBACK_PREFIX}:no:{draft.token}"))
-        return AdminReply(text, buttons)
+        token = str(draft.token)
+        return Reply.notice(
+            text, Choice(replies.ADMIN_CONFIRM_BUTTON, Action(ActionKind.ADMIN_CONFIRM, token)),
+            Choice(replies.ADMIN_DISCARD_BUTTON, Action(ActionKind.ADMIN_DISCARD, token)))
 
-    def press(self, user_id: int, data: str, now: dt.datetime) -> AdminReply:
-        """Handle a preview button (`adm:ok:<token>` or `adm:no:<token>`)."""
-        if not self._guard(user_id, "button", data, now):
-            return AdminReply(replies.ADMIN_REFUSED)
-        prefix, _, rest = data.partition(":")
-        verb, _, token = rest.partition(":")
-        draft = self._drafts.get(user_id)
-        if (prefix != CALLBACK_PREFIX or draft is None or str(draft.token) != token
+    def press(self, user: ChatRef, action: Action, now: dt.datetime) -> Reply:
+        """Handle a preview button (ADMIN_CONFIRM or ADMIN_DISCARD with the draft's token)."""
+        if not self._guard(user, "button", action.legacy(), now):
+            return Reply.notice(replies.ADMIN_REFUSED)
+        draft = self._drafts.get(user)
+        if (action.kind not in (ActionKind.ADMIN_CONFIRM, ActionKind.ADMIN_DISCARD)
+                or draft is None or str(draft.token) != action.arg
                 or now - draft.created > DRAFT_TTL):
-            return AdminReply(replies.ADMIN_DRAFT_EXPIRED)
-        del self._drafts[user_id]
-        if verb != "ok":
-            return AdminReply(replies.ADMIN_DRAFT_DISCARDED)
-        return self._create(user_id, draft, now)
+            return Reply.notice(replies.ADMIN_DRAFT_EXPIRED)
+        del self._drafts[user]
+        if action.kind is ActionKind.ADMIN_DISCARD:
+            return Reply.notice(replies.ADMIN_DRAFT_DISCARDED)
+        return self._create(user, draft, now)
 
-    def _create(self, user_id: int, draft: Draft, now: dt.datetime) -> AdminReply:
+    def _create(self, user: ChatRef, draft: Draft, now: dt.datetime) -> Reply:
         if draft.send_ats and draft.send_ats[0] <= now:
-            return AdminReply(replies.ADMIN_PAST.format(when=self._show(draft.send_ats[0]),
+            return Reply.notice(replies.ADMIN_PAST.format(when=self._show(draft.send_ats[0]),
                                                         now=self._show(now)))
         created = self.store.create_broadcasts(draft.text, draft.send_ats or (now,),
-                                               draft.regions, user_id, now, draft.notify_chat)
-        self.store.record_audit(user_id, "created",
+                                               draft.regions, user, now, draft.notify_chat)
+        self.store.record_audit(user, "created",
                                 "broadcasts " + ",".join(str(b.id) for b in created), True, now)
         self._changed(now)
         first = created[0]
         audience = replies.render_audience(draft.regions, self.knowledge().regions)
         if not draft.send_ats:
-            return AdminReply(replies.ADMIN_STARTED.format(id=first.id))
+            return Reply.notice(replies.ADMIN_STARTED.format(id=first.id))
         if len(created) == 1:
-            return AdminReply(replies.ADMIN_SCHEDULED.format(
+            return Reply.notice(replies.ADMIN_SCHEDULED.format(
                 id=first.id, when=self._show(first.send_at), audience=audience))
-        return AdminReply(replies.ADMIN_SCHEDULED_SERIES.format(
+        return Reply.notice(replies.ADMIN_SCHEDULED_SERIES.format(
             id=first.id, count=len(created), first=self._show(first.send_at),
             last=self._show(created[-1].send_at), audience=audience))
 
-    def _parse_draft(self, args: str, chat_id: int, now: dt.datetime) -> Draft:
+    def _parse_draft(self, args: str, chat: ChatRef, now: dt.datetime) -> Draft:
         header, text = split_command(args)
         options: dict[str, str] = {}
         words: list[str] = []
@@ -329,7 +346,7 @@ class Admin:
             raise InputError(replies.ADMIN_PAST.format(when=self._show(send_ats[0]),
                                                        now=self._show(now)))
         self._tokens += 1
-        return Draft(self._tokens, text, send_ats, regions, chat_id, now)
+        return Draft(self._tokens, text, send_ats, regions, chat, now)
 
     def _series(self, first: dt.datetime, options: Mapping[str, str],
                 now: dt.datetime) -> tuple[dt.datetime, ...]:
@@ -366,84 +383,84 @@ class Admin:
         return stage.start, stage.end
 
     # -- managing ---------------------------------------------------------------------------
-    def list_upcoming(self, user_id: int, now: dt.datetime) -> AdminReply:
+    def list_upcoming(self, user: ChatRef, now: dt.datetime) -> Reply:
         """List scheduled broadcasts, soonest first."""
-        if not self._guard(user_id, CMD_UPCOMING, "", now):
-            return AdminReply(replies.ADMIN_REFUSED)
+        if not self._guard(user, CMD_UPCOMING, "", now):
+            return Reply.notice(replies.ADMIN_REFUSED)
         upcoming = self.store.upcoming_broadcasts(MAX_LISTED)
         if not upcoming:
-            return AdminReply(replies.ADMIN_NO_UPCOMING)
+            return Reply.notice(replies.ADMIN_NO_UPCOMING)
         known = self.knowledge().regions
         lines = [replies.render_broadcast_line(b, self.tz, replies.render_audience(b.regions,
                                                                                    known))
                  for b in upcoming]
-        return AdminReply("\n".join([replies.ADMIN_UPCOMING_HEADER.format(count=len(upcoming)),
+        return Reply.notice("\n".join([replies.ADMIN_UPCOMING_HEADER.format(count=len(upcoming)),
                                      *lines]))
 
-    def _target(self, user_id: int, command: str, args: str,
-                now: dt.datetime) -> Broadcast | AdminReply:
+    def _target(self, user: ChatRef, command: str, args: str,
+                now: dt.datetime) -> Broadcast | Reply:
         """The broadcast an id-taking command names, or the reply that says why not."""
-        if not self._guard(user_id, command, args, now):
-            return AdminReply(replies.ADMIN_REFUSED)
+        if not self._guard(user, command, args, now):
+            return Reply.notice(replies.ADMIN_REFUSED)
         broadcast_id = _broadcast_id(args)
         if broadcast_id is None:
-            return AdminReply(replies.ADMIN_NEED_ID.format(command=command))
+            return Reply.notice(replies.ADMIN_NEED_ID.format(command=command))
         broadcast = self.store.broadcast(broadcast_id)
         if broadcast is None:
-            return AdminReply(replies.ADMIN_NOT_FOUND.format(id=broadcast_id))
+            return Reply.notice(replies.ADMIN_NOT_FOUND.format(id=broadcast_id))
         return broadcast
 
-    def cancel(self, user_id: int, args: str, now: dt.datetime) -> AdminReply:
+    def cancel(self, user: ChatRef, args: str, now: dt.datetime) -> Reply:
         """Cancel a broadcast (and the still-scheduled rest of its series)."""
-        broadcast = self._target(user_id, CMD_CANCEL, args, now)
-        if isinstance(broadcast, AdminReply):
+        broadcast = self._target(user, CMD_CANCEL, args, now)
+        if isinstance(broadcast, Reply):
             return broadcast
         broadcast_id = broadcast.id
         cancelled = self.store.cancel_broadcast(broadcast_id, now)
         if not cancelled:
-            return AdminReply(replies.ADMIN_CANNOT_CANCEL.format(
+            return Reply.notice(replies.ADMIN_CANNOT_CANCEL.format(
                 id=broadcast_id, status=replies.BROADCAST_STATUS_LABELS[broadcast.status]))
         self._changed(now)
         more = len([i for i in cancelled if i != broadcast_id])
         if more:
-            return AdminReply(replies.ADMIN_CANCELLED_SERIES.format(id=broadcast_id, more=more))
-        return AdminReply(replies.ADMIN_CANCELLED.format(id=broadcast_id))
+            return Reply.notice(replies.ADMIN_CANCELLED_SERIES.format(id=broadcast_id, more=more))
+        return Reply.notice(replies.ADMIN_CANCELLED.format(id=broadcast_id))
 
-    def send_now(self, user_id: int, chat_id: int, args: str, now: dt.datetime) -> AdminReply:
+    def send_now(self, user: ChatRef, chat: ChatRef, args: str, now: dt.datetime) -> Reply:
         """Send a scheduled broadcast now; progress is reported to this chat."""
-        broadcast = self._target(user_id, CMD_SEND_NOW, args, now)
-        if isinstance(broadcast, AdminReply):
+        broadcast = self._target(user, CMD_SEND_NOW, args, now)
+        if isinstance(broadcast, Reply):
             return broadcast
         broadcast_id = broadcast.id
-        if not self.store.send_now(broadcast_id, now, chat_id):
-            return AdminReply(replies.ADMIN_CANNOT_SEND_NOW.format(
+        if not self.store.send_now(broadcast_id, now, chat):
+            return Reply.notice(replies.ADMIN_CANNOT_SEND_NOW.format(
                 id=broadcast_id, status=replies.BROADCAST_STATUS_LABELS[broadcast.status]))
         self._changed(now)
-        return AdminReply(replies.ADMIN_STARTED.format(id=broadcast_id))
+        return Reply.notice(replies.ADMIN_STARTED.format(id=broadcast_id))
 
-    def progress(self, user_id: int, args: str, now: dt.datetime) -> AdminReply:
+    def progress(self, user: ChatRef, args: str, now: dt.datetime) -> Reply:
         """Show a broadcast's progress or result (the latest started one by default)."""
-        if not self._guard(user_id, CMD_PROGRESS, args, now):
-            return AdminReply(replies.ADMIN_REFUSED)
+        if not self._guard(user, CMD_PROGRESS, args, now):
+            return Reply.notice(replies.ADMIN_REFUSED)
         broadcast_id = _broadcast_id(args)
         if broadcast_id is None:
             if args.strip():
-                return AdminReply(replies.ADMIN_NEED_ID.format(command=CMD_PROGRESS))
+                return Reply.notice(replies.ADMIN_NEED_ID.format(command=CMD_PROGRESS))
             recent = self.store.recent_broadcasts(1)
             if not recent:
-                return AdminReply(replies.ADMIN_NO_BROADCASTS)
+                return Reply.notice(replies.ADMIN_NO_BROADCASTS)
             broadcast_id = recent[0].id
         broadcast = self.store.broadcast(broadcast_id)
         if broadcast is None:
-            return AdminReply(replies.ADMIN_NOT_FOUND.format(id=broadcast_id))
-        return AdminReply(replies.render_report(broadcast,
+            return Reply.notice(replies.ADMIN_NOT_FOUND.format(id=broadcast_id))
+        return Reply.notice(replies.render_report(broadcast,
                                                 report_for(self.store, broadcast, now)))
 
     # -- insight ----------------------------------------------------------------------------
-    def statistics(self, user_id: int, now: dt.datetime) -> AdminReply:
+    def statistics(self, user: ChatRef, now: dt.datetime) -> Reply:
         """Subscribers by region, pledges, questions, unanswered questions and broadcasts."""
-        if not self._guard(user_id, CMD_STATS, "", now):
-            return AdminReply(replies.ADMIN_REFUSED)
+        if not self._guard(user, CMD_STATS, "", now):
+            return Reply.notice(replies.ADMIN_REFUSED)
         known = self.knowledge().regions
         by_region = self.store.subscribers_by_region()
         ordered = sorted(by_region.items(), key=lambda kv: (-kv[1], kv[0] or ""))
@@ -456,48 +473,48 @@ class Admin:
             f"{replies.BROADCAST_STATUS_LABELS[BroadcastStatus(status)]} {n}"
             for status, n in sorted(broadcasts.items())) or "0"
         n = replies.format_number
-        return AdminReply(replies.ADMIN_STATS.format(
+        return Reply.notice(replies.ADMIN_STATS.format(
             subscribers=n(sum(by_region.values())), regions=region_lines,
             pledges=n(self.store.pledge_count()), questions=n(totals.get("questions", 0)),
             answers=n(totals.get("answers", 0)), clarify=n(totals.get("clarify", 0)),
             fallbacks=n(totals.get("fallbacks", 0)), misses=n(self.store.miss_count()),
             broadcasts=broadcast_text))
 
-    def unanswered(self, user_id: int, now: dt.datetime, limit: int = 15) -> AdminReply:
+    def unanswered(self, user: ChatRef, now: dt.datetime, limit: int = 15) -> Reply:
         """The newest unanswered questions and 👎, newest first."""
-        if not self._guard(user_id, CMD_UNANSWERED, "", now):
-            return AdminReply(replies.ADMIN_REFUSED)
+        if not self._guard(user, CMD_UNANSWERED, "", now):
+            return Reply.notice(replies.ADMIN_REFUSED)
         misses = self.store.recent_misses(limit)
         if not misses:
-            return AdminReply(replies.ADMIN_NO_MISSES)
+            return Reply.notice(replies.ADMIN_NO_MISSES)
         lines = []
         for miss in misses:
             when = dt.datetime.fromisoformat(str(miss["created_at"])).astimezone(self.tz)
             text = " ".join(str(miss["text"]).split())[:200]
             lines.append(f"• {when:%d/%m %H.%M} [{miss['kind']}] {text}")
-        return AdminReply("\n".join([replies.ADMIN_MISSES_HEADER.format(count=len(misses)),
+        return Reply.notice("\n".join([replies.ADMIN_MISSES_HEADER.format(count=len(misses)),
                                      *lines]))
 
-    def reload_knowledge(self, user_id: int, now: dt.datetime,
-                         reload: Callable[[], KnowledgeBase]) -> AdminReply:
+    def reload_knowledge(self, user: ChatRef, now: dt.datetime,
+                         reload: Callable[[], KnowledgeBase]) -> Reply:
         """Reload the knowledge base through `reload` (which loads and installs it).
 
         A broken edit raises `KnowledgeError` before anything is installed: the old knowledge
         base keeps running and the admin gets every problem, located by file and line.
         """
-        if not self._guard(user_id, CMD_RELOAD, "", now):
-            return AdminReply(replies.ADMIN_REFUSED)
+        if not self._guard(user, CMD_RELOAD, "", now):
+            return Reply.notice(replies.ADMIN_REFUSED)
         try:
             kb = reload()
         except KnowledgeError as exc:
             shown = [str(p) for p in exc.problems[:MAX_PROBLEMS_SHOWN]]
             if len(exc.problems) > MAX_PROBLEMS_SHOWN:
                 shown.append(f"… +{len(exc.problems) - MAX_PROBLEMS_SHOWN}")
-            self.store.record_audit(user_id, "reload_failed", "\n".join(shown), True, now)
-            return AdminReply(replies.ADMIN_RELOAD_FAILED.format(
+            self.store.record_audit(user, "reload_failed", "\n".join(shown), True, now)
+            return Reply.notice(replies.ADMIN_RELOAD_FAILED.format(
                 count=len(exc.problems), problems="\n".join(f"• {s}" for s in shown)))
         self._changed(now)
-        return AdminReply(replies.ADMIN_RELOADED.format(
+        return Reply.notice(replies.ADMIN_RELOADED.format(
             intents=len(kb.intents), regions=len(kb.regions),
             elections=len(kb.calendar.elections)))
 

@@ -27,11 +27,13 @@ Outside crashes, a request that timed out may still have reached Telegram; retry
 issue asks for timeouts) can then repeat that one message. Telegram offers no idempotency key,
 so this is the only other source of a duplicate.
 
-Pacing is a token bucket of capacity 1 shared by all workers: consecutive messages start at
-least 1/rate seconds apart, so any `rate` + 1 consecutive messages span at least a second. A
-RetryAfter pauses the bucket (every worker waits, nothing else in the event loop does), and
-messages to the same chat, including the parts of a long text, start at least `chat_gap` apart.
-Clock and sleep are injected, so tests run on a fake clock without sleeping.
+Pacing is a token bucket of capacity 1 per channel, shared by all workers: consecutive messages
+on one channel start at least 1/rate seconds apart (each channel has its own rate: Telegram's
+and WhatsApp's limits differ), so any `rate` + 1 consecutive messages span at least a second.
+A RetryAfter pauses that channel's bucket (every worker sending there waits, nothing else in
+the event loop does), and messages to the same chat, including the parts of a long text, start
+at least `chat_gap` apart. Clock and sleep are injected, so tests run on a fake clock without
+sleeping.
 """
 
 from __future__ import annotations
@@ -42,13 +44,13 @@ import inspect
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Protocol
 
 from bot.chunks import split_message
-from bot.models import Broadcast, BroadcastStatus, DeliveryStatus
+from bot.models import Broadcast, BroadcastStatus, Channel, ChatRef, DeliveryStatus
 from bot.store import Store
 
 logger = logging.getLogger(__name__)
@@ -88,11 +90,12 @@ class SendResult:
     outcome: Outcome
     retry_after: float = 0.0
     error: str | None = None
+    message_id: str | None = None
 
     @classmethod
-    def sent(cls) -> SendResult:
-        """The message was accepted."""
-        return cls(Outcome.SENT)
+    def sent(cls, message_id: str | None = None) -> SendResult:
+        """The message was accepted (with the transport's id for it, if it gives one)."""
+        return cls(Outcome.SENT, message_id=message_id)
 
     @classmethod
     def blocked(cls, error: str = "blocked") -> SendResult:
@@ -126,9 +129,27 @@ class Sender(Protocol):
     other errors → `failed`). It does not retry or sleep itself: pacing is the Broadcaster's.
     """
 
-    async def send_text(self, chat_id: int, text: str) -> SendResult:
-        """Send `text` to `chat_id` once."""
+    async def send_text(self, chat: ChatRef, text: str) -> SendResult:
+        """Send `text` to `chat` once."""
         ...
+
+
+class Senders:
+    """One `Sender` over every channel's: each message goes through its chat's channel.
+
+    A chat on a channel that is not running (say, a WhatsApp subscriber while only Telegram is
+    configured) fails without a send, and its row is reported failed.
+    """
+
+    def __init__(self, by_channel: Mapping[Channel, Sender]) -> None:
+        self.by_channel = dict(by_channel)
+
+    async def send_text(self, chat: ChatRef, text: str) -> SendResult:
+        """Send through the chat's channel."""
+        sender = self.by_channel.get(chat.channel)
+        if sender is None:
+            return SendResult.failed(f"channel {chat.channel} is not running")
+        return await sender.send_text(chat, text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,7 +225,7 @@ class TokenBucket:
 @dataclass(slots=True)
 class _Run:
     broadcast: Broadcast
-    chats: deque[int]
+    chats: deque[ChatRef]
     parts: Sequence[str]
     on_progress: ProgressCallback | None
     started: float
@@ -217,8 +238,9 @@ class Broadcaster:
 
     Args:
         store: Where broadcasts and deliveries live.
-        sender: The channel adapter.
-        rate: Messages per second, overall.
+        sender: The channel adapter (`Senders` over several channels).
+        rate: Messages per second on a channel, unless `rates` names that channel.
+        rates: Messages per second per channel.
         workers: Concurrent sends; also the duplicate bound after a crash.
         chat_gap: Seconds between two messages to the same chat.
         max_attempts: Tries of a delivery hit by transient errors before it counts as failed.
@@ -232,7 +254,8 @@ class Broadcaster:
     """
 
     def __init__(self, store: Store, sender: Sender, *, rate: float = DEFAULT_RATE,
-                 workers: int = DEFAULT_WORKERS, chat_gap: float = CHAT_GAP,
+                 rates: Mapping[Channel, float] | None = None, workers: int = DEFAULT_WORKERS,
+                 chat_gap: float = CHAT_GAP,
                  max_attempts: int = MAX_ATTEMPTS, backoff: float = BACKOFF_BASE,
                  max_backoff: float = BACKOFF_MAX, progress_every: int = PROGRESS_EVERY,
                  clock: Callable[[], float] = time.monotonic, sleep: Sleep = asyncio.sleep,
@@ -252,10 +275,19 @@ class Broadcaster:
         self.sleep = sleep
         self.now = now
         self.split = split
-        self.bucket = TokenBucket(rate, clock, sleep)
+        self.rate = rate
+        self.buckets = {channel: TokenBucket(channel_rate, clock, sleep)
+                        for channel, channel_rate in (rates or {}).items()}
         self._lock = asyncio.Lock()
-        self._chat_ready: dict[int, float] = {}
+        self._chat_ready: dict[ChatRef, float] = {}
         self._stopping = False
+
+    def bucket(self, channel: Channel) -> TokenBucket:
+        """The pacing bucket of one channel (made at `rate` on first use)."""
+        bucket = self.buckets.get(channel)
+        if bucket is None:
+            bucket = self.buckets[channel] = TokenBucket(self.rate, self.clock, self.sleep)
+        return bucket
 
     def stop(self) -> None:
         """Finish the deliveries in flight, then take no more (the rest resumes at next start).
@@ -323,52 +355,57 @@ class Broadcaster:
         while run.chats and not self._stopping:
             if self.store.broadcast_status(bid) is not BroadcastStatus.SENDING:
                 return  # cancelled while sending
-            chat_id = run.chats.popleft()
-            if not self.store.begin_delivery(bid, chat_id):
+            chat = run.chats.popleft()
+            if not self.store.begin_delivery(bid, chat):
                 continue  # left the audience since it was fixed
-            status, error = await self._send_parts(run, chat_id)
-            self.store.finish_delivery(bid, chat_id, status, self.now(), error)
+            status, error, message_id = await self._send_parts(run, chat)
+            self.store.finish_delivery(bid, chat, status, self.now(), error, message_id)
             run.finished += 1
             if run.finished % self.progress_every == 0:
                 await _emit(run.on_progress, self._report(run))
 
-    async def _send_parts(self, run: _Run, chat_id: int) -> tuple[DeliveryStatus, str | None]:
+    async def _send_parts(self, run: _Run,
+                          chat: ChatRef) -> tuple[DeliveryStatus, str | None, str | None]:
+        """Send every part to one chat; return its final status, error and last message id."""
         attempts, retry_afters, index = 1, 0, 0
+        bucket = self.bucket(chat.channel)
+        message_id = None
         while index < len(run.parts):
-            await self._wait_for_chat(chat_id)
-            started = await self.bucket.take()
-            self._chat_ready[chat_id] = started + self.chat_gap
+            await self._wait_for_chat(chat)
+            started = await bucket.take()
+            self._chat_ready[chat] = started + self.chat_gap
             try:
-                result = await self.sender.send_text(chat_id, run.parts[index])
+                result = await self.sender.send_text(chat, run.parts[index])
             except Exception as exc:  # a Sender should not raise; retry as if transient
-                logger.exception("sender raised for chat %s", chat_id)
+                logger.exception("sender raised for chat %s", chat)
                 result = SendResult.transient(f"{type(exc).__name__}: {exc}")
             outcome = result.outcome
             if outcome is Outcome.SENT:
                 index += 1
+                message_id = result.message_id or message_id
             elif outcome is Outcome.BLOCKED:
-                return DeliveryStatus.BLOCKED, result.error
+                return DeliveryStatus.BLOCKED, result.error, None
             elif outcome is Outcome.FAILED:
-                return DeliveryStatus.FAILED, result.error
+                return DeliveryStatus.FAILED, result.error, None
             elif outcome is Outcome.RETRY_AFTER:
                 run.retry_afters += 1
                 retry_afters += 1
-                logger.warning("broadcast %s: RetryAfter %.1f s", run.broadcast.id,
-                               result.retry_after)
-                self.bucket.pause(result.retry_after)
+                logger.warning("broadcast %s: RetryAfter %.1f s on %s", run.broadcast.id,
+                               result.retry_after, chat.channel)
+                bucket.pause(result.retry_after)
                 if retry_afters > MAX_RETRY_AFTERS:
-                    return DeliveryStatus.FAILED, "too many RetryAfter answers"
+                    return DeliveryStatus.FAILED, "too many RetryAfter answers", None
             else:
                 if attempts >= self.max_attempts:
-                    return DeliveryStatus.FAILED, result.error
-                self.store.retry_delivery(run.broadcast.id, chat_id, result.error or "transient")
+                    return DeliveryStatus.FAILED, result.error, None
+                self.store.retry_delivery(run.broadcast.id, chat, result.error or "transient")
                 await self.sleep(min(self.max_backoff, self.backoff * 2 ** (attempts - 1)))
                 attempts += 1
-        return DeliveryStatus.SENT, None
+        return DeliveryStatus.SENT, None, message_id
 
-    async def _wait_for_chat(self, chat_id: int) -> None:
+    async def _wait_for_chat(self, chat: ChatRef) -> None:
         while True:
-            ready = self._chat_ready.get(chat_id)
+            ready = self._chat_ready.get(chat)
             now = self.clock()
             if ready is None or now >= ready:
                 break
@@ -386,3 +423,42 @@ async def _emit(callback: ProgressCallback | None, report: DeliveryReport) -> No
             await result
     except Exception:  # a failing progress message must not stop the broadcast
         logger.exception("progress callback failed for broadcast %s", report.broadcast_id)
+
+
+# -- notices to admins --------------------------------------------------------------------------
+NOTICE_GAP = 1.0  # seconds between two notices to one chat (about one message a second per chat)
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A message for admins (sent to each chat through its channel)."""
+
+    chat_ids: tuple[ChatRef, ...]
+    text: str
+
+
+Notify = Callable[[Notice], Awaitable[None]]
+
+
+def notifier(sender: Sender, gap: float = NOTICE_GAP, clock: Callable[[], float] = time.monotonic,
+             sleep: Sleep = asyncio.sleep) -> Notify:
+    """Return a `Notify` that sends a notice to each of its chats through `sender`.
+
+    Messages to one chat start at least `gap` seconds apart (a broadcast's last progress report
+    and its result can otherwise come in the same second). An admin who cannot be reached is
+    logged and skipped; the others still get the notice.
+    """
+    next_free: dict[ChatRef, float] = {}
+
+    async def notify(notice: Notice) -> None:
+        for chat in notice.chat_ids:
+            for part in split_message(notice.text):
+                slot = max(clock(), next_free.get(chat, float("-inf")))
+                next_free[chat] = slot + gap  # reserved before waiting: no race
+                await sleep(slot - clock())
+                result = await sender.send_text(chat, part)
+                if result.outcome is not Outcome.SENT:
+                    logger.warning("could not notify %s: %s", chat, result.error)
+                    break
+
+    return notify

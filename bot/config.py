@@ -5,12 +5,18 @@ from __future__ import annotations
 import logging
 import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.models import ChatRef
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+WHATSAPP_REQUIRED = ("WHATSAPP_PHONE_NUMBER_ID", "WHATSAPP_ACCESS_TOKEN", "WHATSAPP_APP_SECRET",
+                     "WHATSAPP_VERIFY_TOKEN")
+_TEMPLATE = re.compile(r"^(?P<name>[a-z0-9_]{1,512}):(?P<lang>[A-Za-z]{2,3}(?:_[A-Za-z]{2,4})?)$")
 
 
 class ConfigError(ValueError):
@@ -35,6 +41,38 @@ class Settings:
     broadcast_grace_minutes: int = 60
     flood_limit_per_minute: int = 20
     log_level: str = "INFO"
+    whatsapp_phone_number_id: str | None = None
+    whatsapp_access_token: str | None = field(default=None, repr=False)
+    whatsapp_app_secret: str | None = field(default=None, repr=False)
+    whatsapp_verify_token: str | None = field(default=None, repr=False)
+    whatsapp_api_url: str | None = None
+    whatsapp_webhook_listen: str = "0.0.0.0"
+    whatsapp_webhook_port: int = 8080
+    whatsapp_webhook_path: str = "/whatsapp"
+    whatsapp_admin_numbers: frozenset[str] = frozenset()
+    whatsapp_reminder_template: str | None = None  # "<name>:<language>", one body parameter
+    whatsapp_rate: float = 20.0
+
+    @property
+    def whatsapp_enabled(self) -> bool:
+        """Whether the WhatsApp channel is configured (its four required settings are set)."""
+        return bool(self.whatsapp_phone_number_id and self.whatsapp_access_token
+                    and self.whatsapp_app_secret and self.whatsapp_verify_token)
+
+    @property
+    def reminder_template(self) -> tuple[str, str] | None:
+        """The WhatsApp reminder template as (name, language code), if configured."""
+        match = _TEMPLATE.match(self.whatsapp_reminder_template or "")
+        return (match["name"], match["lang"]) if match else None
+
+    def admins(self) -> tuple[ChatRef, ...]:
+        """Every admin as a chat: Telegram user ids and WhatsApp numbers."""
+        return (*(ChatRef.telegram(i) for i in sorted(self.admin_ids)),
+                *(ChatRef.whatsapp(n) for n in sorted(self.whatsapp_admin_numbers)))
+
+    def is_admin(self, user: ChatRef) -> bool:
+        """Whether a user (a private chat) is on an admin allow-list."""
+        return user in self.admins()
 
 
 def read_dotenv(path: Path) -> dict[str, str]:
@@ -102,6 +140,31 @@ def load_settings(
     if webhook_url and not webhook_secret:
         errors.append("WEBHOOK_SECRET: required when WEBHOOK_URL is set")
 
+    whatsapp = {name: text(name) for name in WHATSAPP_REQUIRED}
+    if any(whatsapp.values()):
+        errors += [f"{name}: required when any WHATSAPP_ setting above is set"
+                   for name, value in whatsapp.items() if not value]
+    api_url = text("WHATSAPP_API_URL")
+    if api_url and not re.match(r"^https?://[^/\s]+", api_url):
+        errors.append("WHATSAPP_API_URL: must be an http:// or https:// URL")
+    wa_path = text("WHATSAPP_WEBHOOK_PATH") or "/whatsapp"
+    if not re.fullmatch(r"/[A-Za-z0-9/_.-]*", wa_path):
+        errors.append("WHATSAPP_WEBHOOK_PATH: must start with / (letters, digits, / _ . -)")
+    numbers: set[str] = set()
+    for part in (text("WHATSAPP_ADMIN_NUMBERS") or "").replace(";", ",").split(","):
+        number_text = part.strip().lstrip("+").replace(" ", "")
+        if not number_text:
+            continue
+        if number_text.isdecimal() and 8 <= len(number_text) <= 15:
+            numbers.add(number_text)
+        else:
+            errors.append(f"WHATSAPP_ADMIN_NUMBERS: {part.strip()!r} is not a phone number "
+                          "in international form (e.g. 6281234567890)")
+    template = text("WHATSAPP_REMINDER_TEMPLATE")
+    if template and not _TEMPLATE.match(template):
+        errors.append("WHATSAPP_REMINDER_TEMPLATE: expected <name>:<language>, "
+                      "e.g. pengingat_netralitas:id")
+
     log_level = (text("LOG_LEVEL") or "INFO").upper()
     if log_level not in logging.getLevelNamesMapping():
         errors.append(f"LOG_LEVEL: unknown level {log_level!r} (use DEBUG, INFO, WARNING, ERROR)")
@@ -122,6 +185,17 @@ def load_settings(
         broadcast_grace_minutes=int(number("BROADCAST_GRACE_MINUTES", 60)),
         flood_limit_per_minute=int(number("FLOOD_LIMIT_PER_MINUTE", 20)),
         log_level=log_level,
+        whatsapp_phone_number_id=whatsapp["WHATSAPP_PHONE_NUMBER_ID"],
+        whatsapp_access_token=whatsapp["WHATSAPP_ACCESS_TOKEN"],
+        whatsapp_app_secret=whatsapp["WHATSAPP_APP_SECRET"],
+        whatsapp_verify_token=whatsapp["WHATSAPP_VERIFY_TOKEN"],
+        whatsapp_api_url=api_url,
+        whatsapp_webhook_listen=text("WHATSAPP_WEBHOOK_LISTEN") or "0.0.0.0",
+        whatsapp_webhook_port=int(number("WHATSAPP_WEBHOOK_PORT", 8080, top=65535)),
+        whatsapp_webhook_path=wa_path,
+        whatsapp_admin_numbers=frozenset(numbers),
+        whatsapp_reminder_template=template,
+        whatsapp_rate=float(number("WHATSAPP_BROADCAST_RATE", 20.0, float, top=80)),
     )
     if errors:
         raise ConfigError("\n".join(errors))

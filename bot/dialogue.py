@@ -6,15 +6,23 @@ import datetime as dt
 from dataclasses import dataclass, replace
 
 from bot import replies
-from bot.calendar import format_date
 from bot.knowledge import KnowledgeBase
 from bot.matcher import Matcher, Scored
-from bot.models import MAX_MESSAGE_CHARS, Choice, Intent, IntentKind, Reply, ReplyKind, Verdict
+from bot.models import (
+    MAX_MESSAGE_CHARS,
+    Action,
+    ActionKind,
+    Choice,
+    Intent,
+    IntentKind,
+    Reply,
+    ReplyKind,
+    Verdict,
+)
+from bot.timetable import format_date
 
 MAX_INPUT_CHARS = 600          # longer messages are matched on their beginning only
 FOLLOW_UP_MAX_TERMS = 4        # "pppk jg?" after a question is read together with that question
-ACTION_NONE = "none"           # the "Bukan semuanya" button
-TOPIC_PREFIX = "topic:"        # a button that opens a topic
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +143,8 @@ class Dialogue:
             kind=ReplyKind.CLARIFY, text=replies.CLARIFY_PROMPT,
             confidence=min(choices[0].score, 1.0),
             alternatives=alternatives,
-            buttons=(*alternatives, Choice(replies.NONE_OF_THESE, ACTION_NONE)),
+            buttons=(*alternatives,
+                     Choice(replies.NONE_OF_THESE, Action(ActionKind.NONE_OF_THESE))),
         )
 
     # -- building replies -----------------------------------------------------------------
@@ -208,7 +217,7 @@ class Dialogue:
         return replies.render_pledge(self.kb.pledge)
 
     def _topic_buttons(self) -> tuple[Choice, ...]:
-        return tuple(Choice(t.title, TOPIC_PREFIX + t.id)
+        return tuple(Choice(t.title, Action(ActionKind.TOPIC, t.id))
                      for t in self.kb.topics.values() if not t.hidden)
 
 

@@ -16,9 +16,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-from bot.calendar import Calendar, Election, ReminderRule, Stage
 from bot.models import Condition, Intent, IntentKind, Pledge, Region, Source, Topic, Verdict
 from bot.normalize import Lexicon, Normalizer
+from bot.timetable import Calendar, Election, ReminderRule, Stage
 
 MAX_ANSWER_CHARS = 900
 MAX_TITLE_CHARS = 60

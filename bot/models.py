@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from enum import StrEnum
 from typing import Any
 
@@ -34,6 +34,7 @@ class ReplyKind(StrEnum):
     CLARIFY = "clarify"
     FALLBACK = "fallback"
     SMALLTALK = "smalltalk"
+    NOTICE = "notice"  # not from the dialogue: a command's or an admin action's fixed reply
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,12 +119,93 @@ class Pledge:
     sources: tuple[str, ...]
 
 
+# -- Chats and buttons --------------------------------------------------------------------------
+class Channel(StrEnum):
+    """The transports a chat can live on."""
+
+    TELEGRAM = "telegram"
+    WHATSAPP = "whatsapp"
+    CONSOLE = "console"
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class ChatRef:
+    """A chat, channel-neutral: its channel and the transport's own id, as text."""
+
+    channel: Channel
+    id: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "channel", Channel(self.channel))
+        object.__setattr__(self, "id", str(self.id))
+
+    @classmethod
+    def telegram(cls, chat_id: int | str) -> ChatRef:
+        """A Telegram chat by its numeric id."""
+        return cls(Channel.TELEGRAM, str(chat_id))
+
+    @classmethod
+    def whatsapp(cls, wa_id: str) -> ChatRef:
+        """A WhatsApp user by the `wa_id` the Cloud API gives."""
+        return cls(Channel.WHATSAPP, wa_id)
+
+    def __str__(self) -> str:
+        return f"{self.channel}:{self.id}"
+
+
+class ActionKind(StrEnum):
+    """What pressing a button asks for; each channel encodes it in its own way."""
+
+    ANSWER = "answer"              # arg: intent id
+    TOPIC = "topic"                # arg: topic id
+    NONE_OF_THESE = "none"         # "Bukan semuanya" under a clarification
+    FEEDBACK_UP = "up"             # arg: intent id
+    FEEDBACK_DOWN = "down"         # arg: intent id
+    REGION = "region"              # arg: region id, or "all"
+    PLEDGE = "pledge"              # "Saya berikrar"
+    DELETE_YES = "delete_yes"      # confirm /hapusdata
+    DELETE_NO = "delete_no"
+    ADMIN_CONFIRM = "admin_ok"     # arg: draft token
+    ADMIN_DISCARD = "admin_no"     # arg: draft token
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """A typed button action: a kind and at most one argument (an id or a token)."""
+
+    kind: ActionKind
+    arg: str = ""
+
+    def legacy(self) -> str:
+        """The action as the answer contract's JSON names it: the intent id, or a tag."""
+        if self.kind is ActionKind.ANSWER:
+            return self.arg
+        return f"{self.kind}:{self.arg}" if self.arg else str(self.kind)
+
+
 @dataclass(frozen=True, slots=True)
 class Choice:
-    """A button: a label and the intent (or action) it stands for."""
+    """A button: a label and the typed action it stands for.
+
+    For convenience `Choice(label, "intent_id")` means a question button (an ANSWER action).
+    """
 
     label: str
-    intent: str
+    action: Action
+
+    def __post_init__(self) -> None:
+        if isinstance(self.action, str):
+            object.__setattr__(self, "action", Action(ActionKind.ANSWER, self.action))
+
+    @property
+    def intent(self) -> str | None:
+        """The intent id of a question button, else None."""
+        return self.action.arg if self.action.kind is ActionKind.ANSWER else None
+
+    def to_json_dict(self) -> dict[str, str]:
+        """The button as the answer contract's JSON shows it."""
+        return {"label": self.label, "intent": self.action.legacy(),
+                "action": str(self.action.kind)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,15 +221,20 @@ class Reply:
     alternatives: tuple[Choice, ...] = ()
     buttons: tuple[Choice, ...] = ()
 
+    @classmethod
+    def notice(cls, text: str, *buttons: Choice) -> Reply:
+        """A fixed reply (a command's, a button's, an admin action's) with optional buttons."""
+        return cls(kind=ReplyKind.NOTICE, text=text, buttons=buttons)
+
     def to_json_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict with the fields of the answer contract."""
-        data = asdict(self)
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
         data["kind"] = self.kind.value
         data["verdict"] = self.verdict.value if self.verdict else None
         data["confidence"] = round(self.confidence, 4)
         data["sources"] = list(self.sources)
-        data["alternatives"] = [asdict(c) for c in self.alternatives]
-        data["buttons"] = [asdict(c) for c in self.buttons]
+        data["alternatives"] = [c.to_json_dict() for c in self.alternatives]
+        data["buttons"] = [c.to_json_dict() for c in self.buttons]
         return data
 
 
@@ -194,11 +281,11 @@ class Broadcast:
     origin: Origin
     regions: Audience | None = None
     key: str | None = None
-    created_by: int | None = None
+    created_by: ChatRef | None = None
     created_at: dt.datetime | None = None
     started_at: dt.datetime | None = None
     finished_at: dt.datetime | None = None
-    notify_chat: int | None = None
+    notify_chat: ChatRef | None = None
     series: int | None = None
 
 

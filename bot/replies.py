@@ -6,8 +6,8 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
-from bot.calendar import format_date
 from bot.models import Broadcast, BroadcastStatus, Intent, Pledge, Region, Source, Verdict
+from bot.timetable import format_date
 
 if TYPE_CHECKING:
     from bot.broadcasts import DeliveryReport
@@ -203,6 +203,40 @@ def render_help(commands: Iterable[str], username: str) -> str:
     """Render /bantuan: one line per menu command, then how to ask (also in groups)."""
     lines = "\n".join(f"/{name} — {TG_COMMAND_MENU[name]}" for name in commands)
     return f"{TG_HELP_HEADER}\n{lines}\n\n{TG_HELP_FOOTER.format(username=username)}"
+
+
+# -- Channels without a command menu (WhatsApp, console): commands as words -------------------
+WA_WELCOME = (
+    "Halo! 👋 Saya Tanya Netral, asisten tanya jawab netralitas ASN (PNS dan PPPK) di Pemilu "
+    "dan Pilkada.\n\n"
+    "Ketik saja pertanyaan Anda, misalnya \"Boleh nggak PNS foto bareng paslon?\", atau ketik:\n"
+    "*topik* — pertanyaan per topik\n"
+    "*ikrar* — ikrar netralitas\n"
+    "*lapor* — cara melapor pelanggaran\n"
+    "*jadwal* — jadwal tahapan pemilu\n"
+    "*langganan* — pengingat jadwal\n"
+    "*bantuan* — semua perintah\n\n"
+    "ℹ️ Jawaban saya adalah informasi umum, bukan keputusan hukum. Untuk kasus Anda sendiri, "
+    "pastikan ke BKPSDM/BKD instansi atau Bawaslu setempat."
+)
+WA_HELP = (
+    "Yang bisa saya bantu (ketik kata di depannya):\n"
+    "*menu* — perkenalan\n"
+    "*topik* — pertanyaan per topik\n"
+    "*ikrar* — ikrar netralitas ASN\n"
+    "*lapor* — cara melapor pelanggaran\n"
+    "*jadwal* — jadwal tahapan pemilu\n"
+    "*langganan* — pengingat jadwal per provinsi\n"
+    "*berhenti* (atau STOP) — hentikan pengingat\n"
+    "*hapus data* — hapus data saya\n"
+    "*tentang* — sumber dan tanggal tinjauan\n\n"
+    "Atau langsung ketik pertanyaan Anda.\n\nℹ️ Informasi umum, bukan keputusan hukum."
+)
+WA_CHOOSE = "Pilih"            # the button that opens a list message (at most 20 characters)
+WA_MORE_QUESTIONS = "Pertanyaan terkait"
+WA_TOPICS = "Topik"
+WA_FEEDBACK = "Penilaian"
+WA_OPTIONS = "Pilihan"
 
 
 # Private-chat-only commands and buttons in a group. TG_PRIVATE_ONLY is also a callback answer:

@@ -21,19 +21,19 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot import replies
-from bot.broadcasts import Broadcaster, DeliveryReport, Sender, utc_now
+from bot.broadcasts import Broadcaster, DeliveryReport, Notice, Notify, Sender, utc_now
 from bot.config import Settings
 from bot.knowledge import KnowledgeBase
-from bot.models import Broadcast, BroadcastStatus, CalendarBroadcast, Origin
-from bot.reminders import calendar_broadcasts
+from bot.models import Broadcast, BroadcastStatus, CalendarBroadcast, Channel, ChatRef, Origin
 from bot.store import CalendarSync, Store
+from bot.timetable import calendar_broadcasts
 
 logger = logging.getLogger(__name__)
 RECHECK_SECONDS = 5.0
@@ -75,17 +75,6 @@ def plan(broadcasts: Iterable[Broadcast], now: dt.datetime,
 
 
 @dataclass(frozen=True, slots=True)
-class Notice:
-    """A message for admins (the channel sends `text` to each chat)."""
-
-    chat_ids: tuple[int, ...]
-    text: str
-
-
-Notify = Callable[[Notice], Awaitable[None]]
-
-
-@dataclass(frozen=True, slots=True)
 class SyncReport:
     """What one `Scheduler.sync` did."""
 
@@ -117,7 +106,7 @@ class Scheduler:
     """
 
     def __init__(self, store: Store, broadcaster: Broadcaster, *, grace: dt.timedelta,
-                 admin_ids: Iterable[int] = (), tz: dt.tzinfo = dt.UTC,
+                 admin_ids: Iterable[ChatRef] = (), tz: dt.tzinfo = dt.UTC,
                  calendar: Callable[[], Sequence[CalendarBroadcast]] = tuple,
                  notify: Notify | None = None, now: Callable[[], dt.datetime] = utc_now,
                  resync_every: dt.timedelta = RESYNC_EVERY) -> None:
@@ -265,7 +254,7 @@ class Scheduler:
 
         async def on_progress(report: DeliveryReport) -> None:
             if broadcast.notify_chat is not None:
-                targets: tuple[int, ...] = (broadcast.notify_chat,)
+                targets: tuple[ChatRef, ...] = (broadcast.notify_chat,)
             elif report.finished and broadcast.origin is Origin.CALENDAR:
                 targets = self.admin_ids
             else:
@@ -303,12 +292,14 @@ class Scheduler:
 def build_scheduler(settings: Settings, store: Store, sender: Sender,
                     knowledge: Callable[[], KnowledgeBase], notify: Notify | None = None,
                     now: Callable[[], dt.datetime] = utc_now) -> Scheduler:
-    """Wire a Broadcaster and a Scheduler from the settings (the channel's one call).
+    """Wire a Broadcaster and a Scheduler from the settings.
 
     Args:
+        sender: Sends to any subscriber's channel (`Senders`).
         knowledge: Returns the current knowledge base (it can be reloaded while running).
     """
-    broadcaster = Broadcaster(store, sender, rate=settings.broadcast_rate, now=now)
+    broadcaster = Broadcaster(store, sender, rate=settings.broadcast_rate,
+                              rates={Channel.WHATSAPP: settings.whatsapp_rate}, now=now)
 
     def calendar() -> list[CalendarBroadcast]:
         kb = knowledge()
@@ -316,5 +307,5 @@ def build_scheduler(settings: Settings, store: Store, sender: Sender,
 
     return Scheduler(store, broadcaster,
                      grace=dt.timedelta(minutes=settings.broadcast_grace_minutes),
-                     admin_ids=settings.admin_ids, tz=settings.timezone, calendar=calendar,
+                     admin_ids=settings.admins(), tz=settings.timezone, calendar=calendar,
                      notify=notify, now=now)

@@ -1,30 +1,29 @@
 """The composition object every channel works with, and the use cases channels share.
 
-`Services` bundles settings, the knowledge base, the dialogue, the store, the flood guard and the
-clock. Its methods are the channel-independent use cases behind the commands (ask a question,
-pledge, subscribe, forget me …): each reads the clock once, calls the core and returns what to
-say, so a Telegram or WhatsApp handler stays a thin adapter and tests need no transport.
+`build_services` builds the whole core from the settings, one `Sender` per running channel and
+an optional notifier: dialogue, store, flood guard, the broadcast `Scheduler` and the `Admin`
+use cases. No channel constructs a core object. `Services`' methods are the channel-independent
+use cases behind the commands and buttons (ask a question, pledge, subscribe, forget me …):
+each reads the clock once, calls the core and returns the `Reply` to show, so a Telegram or
+WhatsApp handler stays a thin adapter and tests need no transport.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from bot import replies
-from bot.broadcasts import utc_now
+from bot.admin import Admin
+from bot.broadcasts import Notify, Sender, Senders, notifier, utc_now
 from bot.config import Settings
 from bot.dialogue import Context, Dialogue
 from bot.knowledge import KnowledgeBase, KnowledgeError, load_knowledge
-from bot.models import Region, Reply, ReplyKind
+from bot.models import Action, ActionKind, Channel, ChatRef, Choice, Region, Reply, ReplyKind
+from bot.scheduler import Scheduler, build_scheduler
 from bot.store import Store
 from bot.throttle import Decision, Throttle
-
-if TYPE_CHECKING:
-    from bot.admin import Admin
-    from bot.scheduler import Scheduler
 
 Clock = Callable[[], dt.datetime]
 
@@ -40,28 +39,50 @@ _COUNTERS = {
 }
 
 
+def feedback_buttons(reply: Reply) -> tuple[Choice, ...]:
+    """The 👍/👎 pair an answer accepts (none for other replies); channels show it their way."""
+    if reply.kind is not ReplyKind.ANSWER or not reply.intent:
+        return ()
+    return (Choice(replies.TG_FEEDBACK_UP, Action(ActionKind.FEEDBACK_UP, reply.intent)),
+            Choice(replies.TG_FEEDBACK_DOWN, Action(ActionKind.FEEDBACK_DOWN, reply.intent)))
+
+
 @dataclass(slots=True)
 class Services:
     """Everything a channel needs, built once by `build_services`.
 
     `dialogue` is an attribute on purpose: an admin reload swaps it while the bot runs; `kb`
-    is derived from it, so the two can never disagree. `admin` and
-    `scheduler` are attached by a channel that offers admin commands and broadcasts (the
-    scheduler needs the channel's `Sender`); they stay None in the console.
+    is derived from it, so the two can never disagree. `scheduler` is None when no channel
+    that can deliver broadcasts runs (the console).
     """
 
     settings: Settings
     dialogue: Dialogue
     store: Store
     throttle: Throttle
+    admin: Admin
     clock: Clock = utc_now
-    admin: Admin | None = None
     scheduler: Scheduler | None = None
 
     @property
     def kb(self) -> KnowledgeBase:
         """The knowledge base in use (the dialogue's)."""
         return self.dialogue.kb
+
+    # -- lifecycle (inside the running event loop) -------------------------------------------
+    async def start(self) -> None:
+        """Start broadcasting: resume, catch up and register timers."""
+        if self.scheduler is not None:
+            await self.scheduler.start()
+
+    async def stop(self) -> None:
+        """Let deliveries finish their in-flight messages (the rest resumes next start)."""
+        if self.scheduler is not None:
+            await self.scheduler.shutdown()
+
+    def close(self) -> None:
+        """Close the store (after `stop`)."""
+        self.store.close()
 
     # -- questions ------------------------------------------------------------------------
     def ask(self, text: str, context: Context | None = None) -> Reply:
@@ -74,19 +95,55 @@ class Services:
             self.store.record_miss(text, "fallback", None, now)
         return reply
 
-    def check_flood(self, user_id: int) -> Decision:
+    def check_flood(self, user: ChatRef) -> Decision:
         """Count one message from a user against the flood limit."""
-        return self.throttle.check(user_id, self.clock())
+        return self.throttle.check(user, self.clock())
 
-    def feedback(self, chat_id: int, message_id: int, intent: str | None, useful: bool,
-                 question: str | None) -> str:
+    def seen(self, chat: ChatRef) -> None:
+        """A chat wrote to us: its WhatsApp 24-hour window is open from now."""
+        self.store.record_inbound(chat, self.clock())
+
+    def press(self, chat: ChatRef, action: Action, question: str | None = None,
+              message_id: str = "") -> Reply:
+        """Reply to a pressed button, whatever the channel (the one router of button actions).
+
+        Args:
+            chat: The private chat (whose id is the user's) the button was pressed in.
+            question: The question the pressed message answered, if the channel remembers it
+                (a 👎 and "Bukan semuanya" log it for admins).
+            message_id: The transport's id of the message the button was under (feedback is
+                stored once per answer).
+        """
+        kind = action.kind
+        if kind is ActionKind.ANSWER:
+            return self.dialogue.answer_intent(action.arg)
+        if kind is ActionKind.TOPIC:
+            return self.dialogue.topic(action.arg)
+        if kind is ActionKind.NONE_OF_THESE:
+            return self.none_of_these(question)
+        if kind in (ActionKind.FEEDBACK_UP, ActionKind.FEEDBACK_DOWN):
+            return self.feedback(chat, message_id, action, question)
+        if kind is ActionKind.REGION:
+            return self.subscribe(chat, action.arg)
+        if kind is ActionKind.PLEDGE:
+            return self.pledge(chat)
+        if kind is ActionKind.DELETE_YES:
+            return self.forget(chat)
+        if kind is ActionKind.DELETE_NO:
+            return Reply.notice(replies.TG_DELETE_CANCELLED)
+        return self.admin.press(chat, action, self.clock())
+
+    def feedback(self, chat: ChatRef, message_id: str, action: Action,
+                 question: str | None) -> Reply:
         """Store 👍/👎 for an answer; a 👎 also logs the question for admins."""
         now = self.clock()
-        self.store.record_feedback(chat_id, message_id, intent, useful, now)
+        useful = action.kind is ActionKind.FEEDBACK_UP
+        intent = action.arg or None
+        self.store.record_feedback(chat, message_id, intent, useful, now)
         if useful:
-            return replies.TG_FEEDBACK_THANKS
+            return Reply.notice(replies.TG_FEEDBACK_THANKS)
         self.store.record_miss(question or intent or "?", "thumbs_down", intent, now)
-        return replies.TG_FEEDBACK_NOTED
+        return Reply.notice(replies.TG_FEEDBACK_NOTED)
 
     def none_of_these(self, question: str | None) -> Reply:
         """The 'Bukan semuanya' button: log the question as a miss and offer the topics."""
@@ -133,11 +190,11 @@ class Services:
         """Upcoming election stages (/jadwal), from the calendar when the dialogue has one."""
         return self.dialogue.schedule(self.clock().astimezone(self.settings.timezone).date())
 
-    def about_text(self) -> str:
+    def about(self) -> Reply:
         """Sources and the last review date (/tentang)."""
         kb = self.dialogue.kb
         reviewed = [i.reviewed for i in kb.intents.values() if i.reviewed]
-        return replies.render_about(kb.sources.values(), max(reviewed, default=None))
+        return Reply.notice(replies.render_about(kb.sources.values(), max(reviewed, default=None)))
 
     def _intent_or_topic(self, intent_id: str, topic_id: str) -> Reply:
         kb = self.dialogue.kb
@@ -149,59 +206,91 @@ class Services:
         return self.dialogue.topic_menu()
 
     # -- pledge, subscription, privacy --------------------------------------------------------
-    def pledge(self, user_id: int) -> str:
+    def pledge_offer(self) -> Reply:
+        """The pledge text with its "Saya berikrar" button (/ikrar)."""
+        return Reply.notice(self.dialogue.pledge_text(),
+                            Choice(replies.TG_PLEDGE_BUTTON, Action(ActionKind.PLEDGE)))
+
+    def pledge(self, chat: ChatRef) -> Reply:
         """Record a digital pledge once; say when it was recorded."""
-        created, at = self.store.record_pledge(user_id, self.clock())
+        created, at = self.store.record_pledge(chat, self.clock())
         when = replies.format_local_time(dt.datetime.fromisoformat(at), self.settings.timezone)
-        return (replies.TG_PLEDGE_RECORDED if created else replies.TG_PLEDGE_ALREADY).format(
-            when=when)
+        text = replies.TG_PLEDGE_RECORDED if created else replies.TG_PLEDGE_ALREADY
+        return Reply.notice(text.format(when=when))
 
     def regions(self) -> list[Region]:
         """The regions a subscriber can choose, in file order."""
         return list(self.dialogue.kb.regions.values())
 
-    def subscribe(self, chat_id: int, region_id: str) -> str:
-        """Subscribe a chat to reminders for a region id or `ALL_REGIONS`."""
+    def subscription_offer(self) -> Reply:
+        """/langganan: every province as a button, then "Seluruh Indonesia"."""
+        buttons = [Choice(r.name, Action(ActionKind.REGION, r.id)) for r in self.regions()]
+        buttons.append(Choice(replies.TG_ALL_REGIONS, Action(ActionKind.REGION, ALL_REGIONS)))
+        return Reply.notice(replies.TG_SUBSCRIBE_PROMPT, *buttons)
+
+    def subscribe(self, chat: ChatRef, region_id: str) -> Reply:
+        """Subscribe a chat to reminders for a region id or `ALL_REGIONS` (an explicit opt-in)."""
         if region_id == ALL_REGIONS:
-            self.store.subscribe(chat_id, None, self.clock())
-            return replies.TG_SUBSCRIBED.format(region=replies.TG_ALL_REGIONS_NAME)
+            self.store.subscribe(chat, None, self.clock())
+            return Reply.notice(replies.TG_SUBSCRIBED.format(region=replies.TG_ALL_REGIONS_NAME))
         region = self.dialogue.kb.regions.get(region_id)
         if region is None:
-            return replies.TG_UNKNOWN_REGION
-        self.store.subscribe(chat_id, region.id, self.clock())
-        return replies.TG_SUBSCRIBED.format(region=region.name)
+            return Reply.notice(replies.TG_UNKNOWN_REGION)
+        now = self.clock()
+        self.store.subscribe(chat, region.id, now)
+        return Reply.notice(replies.TG_SUBSCRIBED.format(region=region.name))
 
-    def unsubscribe(self, chat_id: int) -> str:
-        """Stop reminders for a chat (without creating a record for unknown chats)."""
-        if self.store.chat(chat_id) is None:
-            return replies.TG_NOT_SUBSCRIBED
-        was = self.store.unsubscribe(chat_id, self.clock())
-        return replies.TG_UNSUBSCRIBED if was else replies.TG_NOT_SUBSCRIBED
+    def unsubscribe(self, chat: ChatRef) -> Reply:
+        """Stop reminders for a chat at once (without creating a record for unknown chats)."""
+        if self.store.chat(chat) is None:
+            return Reply.notice(replies.TG_NOT_SUBSCRIBED)
+        was = self.store.unsubscribe(chat, self.clock())
+        return Reply.notice(replies.TG_UNSUBSCRIBED if was else replies.TG_NOT_SUBSCRIBED)
 
-    def membership_changed(self, chat_id: int, active: bool) -> None:
+    def membership_changed(self, chat: ChatRef, active: bool) -> None:
         """Record that a chat blocked (inactive) or unblocked the bot.
 
         Only chats we already know are updated: someone who merely opened the bot is not
         stored, and a blocked chat that we know nothing about needs no record.
         """
-        if self.store.chat(chat_id) is not None:
-            self.store.set_blocked(chat_id, not active, self.clock())
+        if self.store.chat(chat) is not None:
+            self.store.set_blocked(chat, not active, self.clock())
 
-    def forget(self, chat_id: int) -> str:
-        """Delete everything stored about a chat (/hapusdata)."""
-        self.store.delete_chat(chat_id)
-        return replies.TG_DELETED
+    def delete_offer(self) -> Reply:
+        """/hapusdata: ask for confirmation first."""
+        return Reply.notice(replies.TG_DELETE_CONFIRM,
+                            Choice(replies.TG_DELETE_YES, Action(ActionKind.DELETE_YES)),
+                            Choice(replies.TG_DELETE_NO, Action(ActionKind.DELETE_NO)))
+
+    def forget(self, chat: ChatRef) -> Reply:
+        """Delete everything stored about a chat (/hapusdata, confirmed)."""
+        self.store.delete_chat(chat)
+        return Reply.notice(replies.TG_DELETED)
 
 
-def build_services(settings: Settings, kb: KnowledgeBase, clock: Clock | None = None,
-                   store: Store | None = None, dialogue: Dialogue | None = None) -> Services:
-    """Wire the core together for a channel: dialogue, store on `settings.db_path`, flood guard.
+def build_services(settings: Settings, kb: KnowledgeBase,
+                   senders: Mapping[Channel, Sender] | None = None, notify: Notify | None = None,
+                   clock: Clock | None = None, store: Store | None = None,
+                   dialogue: Dialogue | None = None) -> Services:
+    """Build the core for the running channels: dialogue, store, flood guard, admin, scheduler.
 
-    `store` and `dialogue` may be passed in to share them (tests reuse one dialogue over the
-    same knowledge base); by default they are built here.
+    Args:
+        senders: One `Sender` per channel that delivers broadcasts (none: no scheduler).
+        notify: Sends admins' notices; by default through the same senders.
+        store: Share a store (by default one on `settings.db_path`).
+        dialogue: Share a dialogue over the same knowledge base (tests reuse one).
     """
-    return Services(
-        settings=settings, dialogue=dialogue or Dialogue(kb),
-        store=store or Store(settings.db_path), clock=clock or utc_now,
-        throttle=Throttle(settings.flood_limit_per_minute),
-    )
+    clock = clock or utc_now
+    store = store or Store(settings.db_path)
+    services = Services(settings=settings, dialogue=dialogue or Dialogue(kb), store=store,
+                        throttle=Throttle(settings.flood_limit_per_minute),
+                        admin=Admin(store, settings, knowledge=lambda: services.kb),
+                        clock=clock)
+    services.admin.reload = services.reload_knowledge
+    if senders:
+        sender = Senders(senders)
+        services.scheduler = build_scheduler(
+            settings, store, sender, knowledge=lambda: services.kb,
+            notify=notify or notifier(sender), now=clock)
+        services.admin.on_change = services.scheduler.sync
+    return services

@@ -3,6 +3,10 @@
 Stores the minimum: chat id, region, subscription state, pledge time, answer feedback, and the
 text of unanswered questions (no chat id, no profile data). Times are ISO-8601 UTC strings and
 are always passed in by the caller (`now`), never read from the clock here.
+
+A chat is a `ChatRef`, (channel, the transport's id as text): chats, pledges, feedback,
+deliveries and audit rows are keyed by both columns (migration m003 turned every older row into
+a Telegram chat).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from bot.models import (
     Broadcast,
     BroadcastStatus,
     CalendarBroadcast,
+    ChatRef,
     DeliveryCounts,
     DeliveryStatus,
     Origin,
@@ -29,6 +34,7 @@ from bot.models import (
 
 MAX_MISS_CHARS = 500
 _ACTIVE = "subscribed = 1 AND blocked = 0"  # a chat that receives reminders
+_ACTIVE_C = "c.subscribed = 1 AND c.blocked = 0"
 
 migrations = Migrations("tanya_netral")
 
@@ -99,6 +105,112 @@ def m002_broadcasts(db: Database) -> None:
         )""")
 
 
+@migrations()
+def m003_chat_refs(db: Database) -> None:
+    """Key every chat by (channel, id as text); existing rows become Telegram chats.
+
+    Also adds what WhatsApp needs: a chat's last inbound message (its 24-hour window) and, per
+    delivery, the transport's message id and its delivery receipt (delivered, read, failed).
+    """
+    db.execute("""
+        CREATE TABLE chats_v3 (
+            channel TEXT NOT NULL,
+            chat_id TEXT NOT NULL,
+            region TEXT,
+            subscribed INTEGER NOT NULL DEFAULT 0,
+            blocked INTEGER NOT NULL DEFAULT 0,
+            last_inbound_at TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (channel, chat_id)
+        )""")
+    db.execute("INSERT INTO chats_v3 (channel, chat_id, region, subscribed, blocked, created_at, "
+               "updated_at) SELECT 'telegram', CAST(chat_id AS TEXT), region, subscribed, blocked, "
+               "created_at, updated_at FROM chats")
+    db.execute("""
+        CREATE TABLE pledges_v3 (
+            channel TEXT NOT NULL,
+            chat_id TEXT NOT NULL,
+            pledged_at TEXT NOT NULL,
+            PRIMARY KEY (channel, chat_id)
+        )""")
+    db.execute("INSERT INTO pledges_v3 SELECT 'telegram', CAST(chat_id AS TEXT), pledged_at "
+               "FROM pledges")
+    db.execute("""
+        CREATE TABLE feedback_v3 (
+            channel TEXT NOT NULL,
+            chat_id TEXT NOT NULL,
+            message_id TEXT NOT NULL,
+            intent TEXT,
+            useful INTEGER NOT NULL,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (channel, chat_id, message_id)
+        )""")
+    db.execute("INSERT INTO feedback_v3 SELECT 'telegram', CAST(chat_id AS TEXT), "
+               "CAST(message_id AS TEXT), intent, useful, created_at FROM feedback")
+    db.execute("""
+        CREATE TABLE broadcasts_v3 (
+            id INTEGER PRIMARY KEY,
+            key TEXT UNIQUE,
+            text TEXT NOT NULL,
+            send_at TEXT NOT NULL,
+            regions TEXT,
+            status TEXT NOT NULL DEFAULT 'scheduled' CHECK (status IN
+                ('scheduled', 'sending', 'done', 'cancelled', 'missed')),
+            origin TEXT NOT NULL CHECK (origin IN ('admin', 'calendar')),
+            created_by TEXT,
+            created_at TEXT NOT NULL,
+            started_at TEXT,
+            finished_at TEXT,
+            notify_channel TEXT,
+            notify_chat TEXT,
+            series INTEGER
+        )""")
+    db.execute("INSERT INTO broadcasts_v3 SELECT id, key, text, send_at, regions, status, origin, "
+               "CASE WHEN created_by IS NULL THEN NULL ELSE 'telegram:' || created_by END, "
+               "created_at, started_at, finished_at, "
+               "CASE WHEN notify_chat IS NULL THEN NULL ELSE 'telegram' END, "
+               "CAST(notify_chat AS TEXT), series FROM broadcasts")
+    db.execute("""
+        CREATE TABLE deliveries_v3 (
+            broadcast_id INTEGER NOT NULL REFERENCES broadcasts (id),
+            channel TEXT NOT NULL,
+            chat_id TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN
+                ('pending', 'sending', 'sent', 'failed', 'blocked')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            sent_at TEXT,
+            message_id TEXT,
+            receipt TEXT,
+            receipt_at TEXT,
+            PRIMARY KEY (broadcast_id, channel, chat_id)
+        )""")
+    db.execute("INSERT INTO deliveries_v3 (broadcast_id, channel, chat_id, status, attempts, "
+               "last_error, sent_at) SELECT broadcast_id, 'telegram', CAST(chat_id AS TEXT), "
+               "status, attempts, last_error, sent_at FROM deliveries")
+    db.execute("""
+        CREATE TABLE audit_v3 (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            action TEXT NOT NULL,
+            detail TEXT,
+            allowed INTEGER NOT NULL
+        )""")
+    db.execute("INSERT INTO audit_v3 SELECT id, at, 'telegram', CAST(user_id AS TEXT), action, "
+               "detail, allowed FROM audit")
+    for table in ("deliveries", "audit", "feedback", "pledges", "chats", "broadcasts"):
+        db.execute(f"DROP TABLE {table}")
+    for table in ("broadcasts", "chats", "pledges", "feedback", "deliveries", "audit"):
+        db.execute(f"ALTER TABLE {table}_v3 RENAME TO {table}")
+    db.execute("CREATE INDEX idx_broadcasts_status_send_at ON broadcasts (status, send_at)")
+    db.execute("CREATE INDEX idx_broadcasts_series ON broadcasts (series)")
+    db.execute("CREATE INDEX idx_deliveries_status ON deliveries (broadcast_id, status)")
+    db.execute("CREATE INDEX idx_deliveries_message ON deliveries (message_id)")
+
+
 def iso(moment: dt.datetime) -> str:
     """Format an aware datetime as ISO-8601 UTC."""
     if moment.tzinfo is None:
@@ -110,11 +222,12 @@ def iso(moment: dt.datetime) -> str:
 class ChatState:
     """What is stored about one chat."""
 
-    chat_id: int
+    chat: ChatRef
     region: str | None
     subscribed: bool
     blocked: bool
     pledged_at: str | None
+    last_inbound_at: dt.datetime | None = None
 
 
 class Store:
@@ -138,51 +251,62 @@ class Store:
             yield self.db
 
     # -- chats ------------------------------------------------------------------------------
-    def _touch(self, chat_id: int, now: dt.datetime, **fields: object) -> None:
+    def _touch(self, chat: ChatRef, now: dt.datetime, **fields: object) -> None:
         stamp = iso(now)
         self.db.execute(
-            "INSERT INTO chats (chat_id, created_at, updated_at) VALUES (?, ?, ?) "
-            "ON CONFLICT(chat_id) DO NOTHING", [chat_id, stamp, stamp])
+            "INSERT INTO chats (channel, chat_id, created_at, updated_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(channel, chat_id) DO NOTHING", [chat.channel, chat.id, stamp, stamp])
         if fields:
             sets = ", ".join(f"{name} = ?" for name in fields)
-            self.db.execute(f"UPDATE chats SET {sets}, updated_at = ? WHERE chat_id = ?",
-                            [*fields.values(), stamp, chat_id])
+            self.db.execute(
+                f"UPDATE chats SET {sets}, updated_at = ? WHERE channel = ? AND chat_id = ?",
+                [*fields.values(), stamp, chat.channel, chat.id])
 
-    def chat(self, chat_id: int) -> ChatState | None:
+    def chat(self, chat: ChatRef) -> ChatState | None:
         """Return what is stored about a chat, or None."""
         row = self.db.execute(
-            "SELECT c.chat_id, c.region, c.subscribed, c.blocked, p.pledged_at FROM chats c "
-            "LEFT JOIN pledges p ON p.chat_id = c.chat_id WHERE c.chat_id = ?", [chat_id],
+            "SELECT c.region, c.subscribed, c.blocked, p.pledged_at, c.last_inbound_at "
+            "FROM chats c LEFT JOIN pledges p ON p.channel = c.channel AND p.chat_id = c.chat_id "
+            "WHERE c.channel = ? AND c.chat_id = ?", [chat.channel, chat.id],
         ).fetchone()
         if row is None:
             return None
-        return ChatState(row[0], row[1], bool(row[2]), bool(row[3]), row[4])
+        return ChatState(chat, row[0], bool(row[1]), bool(row[2]), row[3], _when(row[4]))
 
-    def subscribe(self, chat_id: int, region: str | None, now: dt.datetime) -> None:
+    def subscribe(self, chat: ChatRef, region: str | None, now: dt.datetime) -> None:
         """Subscribe a chat to reminders for a region (None = all of Indonesia)."""
         with self._tx():
-            self._touch(chat_id, now, region=region, subscribed=1, blocked=0)
+            self._touch(chat, now, region=region, subscribed=1, blocked=0)
 
-    def unsubscribe(self, chat_id: int, now: dt.datetime) -> bool:
+    def unsubscribe(self, chat: ChatRef, now: dt.datetime) -> bool:
         """Stop reminders for a chat; return whether it was subscribed."""
-        state = self.chat(chat_id)
+        state = self.chat(chat)
         with self._tx():
-            self._touch(chat_id, now, subscribed=0)
+            self._touch(chat, now, subscribed=0)
         return bool(state and state.subscribed)
 
-    def set_blocked(self, chat_id: int, blocked: bool, now: dt.datetime) -> None:
+    def set_blocked(self, chat: ChatRef, blocked: bool, now: dt.datetime) -> None:
         """Record that the user blocked (or unblocked) the bot."""
         with self._tx():
-            self._touch(chat_id, now, blocked=int(blocked))
+            self._touch(chat, now, blocked=int(blocked))
 
-    def subscribers(self, region: str | None = None) -> list[int]:
-        """Chat ids that receive reminders (optionally only one region's), in id order."""
-        sql = f"SELECT chat_id FROM chats WHERE {_ACTIVE}"
+    def record_inbound(self, chat: ChatRef, now: dt.datetime) -> None:
+        """Remember when a known chat last wrote to us (WhatsApp's 24-hour window opens then).
+
+        A chat we store nothing about is not created: writing alone leaves no trace.
+        """
+        self.db.execute("UPDATE chats SET last_inbound_at = ? WHERE channel = ? AND chat_id = ?",
+                        [iso(now), chat.channel, chat.id])
+        self.db.conn.commit()
+
+    def subscribers(self, region: str | None = None) -> list[ChatRef]:
+        """Chats that receive reminders (optionally only one region's), in id order."""
+        sql = f"SELECT channel, chat_id FROM chats WHERE {_ACTIVE}"
         params: list[object] = []
         if region is not None:
             sql += " AND region = ?"
             params.append(region)
-        return [r[0] for r in self.db.execute(sql + " ORDER BY chat_id", params).fetchall()]
+        return _refs(self.db.execute(sql + " ORDER BY channel, chat_id", params).fetchall())
 
     def subscribers_by_region(self) -> dict[str | None, int]:
         """Count of active subscribers per region."""
@@ -191,39 +315,42 @@ class Store:
             "GROUP BY region ORDER BY region").fetchall()
         return {r[0]: r[1] for r in rows}
 
-    def delete_chat(self, chat_id: int) -> None:
+    def delete_chat(self, chat: ChatRef) -> None:
         """Delete everything stored about a chat (/hapusdata)."""
+        key = [chat.channel, chat.id]
         with self._tx() as db:
             for table in ("pledges", "feedback", "chats", "deliveries"):
-                db.execute(f"DELETE FROM {table} WHERE chat_id = ?", [chat_id])
+                db.execute(f"DELETE FROM {table} WHERE channel = ? AND chat_id = ?", key)
             # Refused admin attempts name the user (private chat id = user id); admins' own
             # actions stay, as the audit trail of what was sent.
-            db.execute("DELETE FROM audit WHERE user_id = ? AND allowed = 0", [chat_id])
+            db.execute("DELETE FROM audit WHERE channel = ? AND user_id = ? AND allowed = 0", key)
 
     # -- pledges, feedback, misses ----------------------------------------------------------
-    def record_pledge(self, chat_id: int, now: dt.datetime) -> tuple[bool, str]:
+    def record_pledge(self, chat: ChatRef, now: dt.datetime) -> tuple[bool, str]:
         """Record a digital pledge once; return (newly recorded, pledge time)."""
+        key = [chat.channel, chat.id]
         with self._tx() as db:
-            self._touch(chat_id, now)
+            self._touch(chat, now)
             cursor = db.execute(
-                "INSERT INTO pledges (chat_id, pledged_at) VALUES (?, ?) "
-                "ON CONFLICT(chat_id) DO NOTHING", [chat_id, iso(now)])
+                "INSERT INTO pledges (channel, chat_id, pledged_at) VALUES (?, ?, ?) "
+                "ON CONFLICT(channel, chat_id) DO NOTHING", [*key, iso(now)])
             created = cursor.rowcount == 1
-        row = self.db.execute("SELECT pledged_at FROM pledges WHERE chat_id = ?",
-                              [chat_id]).fetchone()
+        row = self.db.execute("SELECT pledged_at FROM pledges WHERE channel = ? AND chat_id = ?",
+                              key).fetchone()
         return created, row[0]
 
     def pledge_count(self) -> int:
         """Number of recorded pledges."""
         return self.db["pledges"].count
 
-    def record_feedback(self, chat_id: int, message_id: int, intent: str | None,
+    def record_feedback(self, chat: ChatRef, message_id: str, intent: str | None,
                         useful: bool, now: dt.datetime) -> None:
         """Store 👍/👎 for one answer; pressing again replaces the earlier vote."""
         with self._tx() as db:
-            db["feedback"].upsert({"chat_id": chat_id, "message_id": message_id,
-                                   "intent": intent, "useful": int(useful),
-                                   "created_at": iso(now)}, pk=("chat_id", "message_id"))
+            db["feedback"].upsert({"channel": chat.channel, "chat_id": chat.id,
+                                   "message_id": str(message_id), "intent": intent,
+                                   "useful": int(useful), "created_at": iso(now)},
+                                  pk=("channel", "chat_id", "message_id"))
 
     def record_miss(self, text: str, kind: str, intent: str | None, now: dt.datetime) -> None:
         """Log an unanswered question or a 👎 (text only) for admins."""
@@ -252,8 +379,9 @@ class Store:
     # Every status change is a conditional UPDATE on the current status, so repeating a call
     # (a retried job, a resumed process) changes nothing the second time.
     def create_broadcasts(self, text: str, send_ats: Sequence[dt.datetime],
-                          regions: Audience | None, created_by: int | None, now: dt.datetime,
-                          notify_chat: int | None = None) -> list[Broadcast]:
+                          regions: Audience | None, created_by: ChatRef | None,
+                          now: dt.datetime,
+                          notify_chat: ChatRef | None = None) -> list[Broadcast]:
         """Store an admin broadcast at each time; several times form one series.
 
         Args:
@@ -271,9 +399,10 @@ class Store:
             for send_at in send_ats:
                 cursor = db.execute(
                     "INSERT INTO broadcasts (text, send_at, regions, status, origin, created_by, "
-                    "created_at, notify_chat) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "created_at, notify_channel, notify_chat) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [text, iso(send_at), _regions_json(regions), BroadcastStatus.SCHEDULED,
-                     Origin.ADMIN, created_by, iso(now), notify_chat])
+                     Origin.ADMIN, str(created_by) if created_by else None, iso(now),
+                     *_ref_columns(notify_chat)])
                 ids.append(int(cursor.lastrowid or 0))
             if len(ids) > 1:
                 marks = ", ".join("?" * len(ids))
@@ -282,8 +411,8 @@ class Store:
         return [b for b in (self.broadcast(i) for i in ids) if b is not None]
 
     def create_broadcast(self, text: str, send_at: dt.datetime, regions: Audience | None,
-                         created_by: int | None, now: dt.datetime,
-                         notify_chat: int | None = None) -> Broadcast:
+                         created_by: ChatRef | None, now: dt.datetime,
+                         notify_chat: ChatRef | None = None) -> Broadcast:
         """Store one admin broadcast (see `create_broadcasts`)."""
         return self.create_broadcasts(text, [send_at], regions, created_by, now, notify_chat)[0]
 
@@ -401,12 +530,14 @@ class Store:
                 ids += [i for i in rest if self._cancel_one(i, stamp)]
         return ids
 
-    def send_now(self, broadcast_id: int, now: dt.datetime, notify_chat: int | None = None) -> bool:
+    def send_now(self, broadcast_id: int, now: dt.datetime,
+                 notify_chat: ChatRef | None = None) -> bool:
         """Move a scheduled broadcast's time to `now` (the scheduler then starts it)."""
+        channel, chat_id = _ref_columns(notify_chat)
         cursor = self.db.execute(
-            "UPDATE broadcasts SET send_at = ?, notify_chat = COALESCE(?, notify_chat) "
-            "WHERE id = ? AND status = ?",
-            [iso(now), notify_chat, broadcast_id, BroadcastStatus.SCHEDULED])
+            "UPDATE broadcasts SET send_at = ?, notify_channel = COALESCE(?, notify_channel), "
+            "notify_chat = COALESCE(?, notify_chat) WHERE id = ? AND status = ?",
+            [iso(now), channel, chat_id, broadcast_id, BroadcastStatus.SCHEDULED])
         return cursor.rowcount == 1
 
     def mark_missed(self, broadcast_id: int, now: dt.datetime) -> bool:
@@ -436,8 +567,8 @@ class Store:
                              [broadcast_id]).fetchone()[0]
             where, params = _audience_filter(_regions_from_json(raw))
             db.execute(
-                "INSERT OR IGNORE INTO deliveries (broadcast_id, chat_id, status, attempts) "
-                f"SELECT ?, chat_id, ?, 0 FROM chats WHERE {where}",
+                "INSERT OR IGNORE INTO deliveries (broadcast_id, channel, chat_id, status, "
+                f"attempts) SELECT ?, channel, chat_id, ?, 0 FROM chats WHERE {where}",
                 [broadcast_id, DeliveryStatus.PENDING, *params])
         return True
 
@@ -450,24 +581,23 @@ class Store:
              DeliveryStatus.PENDING, DeliveryStatus.SENDING])
         return cursor.rowcount == 1
 
-    def audience(self, regions: Audience | None) -> list[int]:
-        """Chat ids an audience would reach now (active subscribers), in id order."""
+    def audience(self, regions: Audience | None) -> list[ChatRef]:
+        """Chats an audience would reach now (active subscribers), in id order."""
         where, params = _audience_filter(regions)
-        rows = self.db.execute(f"SELECT chat_id FROM chats WHERE {where} ORDER BY chat_id",
-                               params).fetchall()
-        return [r[0] for r in rows]
+        return _refs(self.db.execute(
+            f"SELECT channel, chat_id FROM chats WHERE {where} ORDER BY channel, chat_id",
+            params).fetchall())
 
     # -- deliveries -------------------------------------------------------------------------
-    def open_deliveries(self, broadcast_id: int) -> list[int]:
+    def open_deliveries(self, broadcast_id: int) -> list[ChatRef]:
         """Chats still to be sent: in-flight rows (interrupted by a crash) first, then pending."""
-        rows = self.db.execute(
-            "SELECT chat_id FROM deliveries WHERE broadcast_id = ? AND status IN (?, ?) "
-            "ORDER BY status = ?, chat_id",
+        return _refs(self.db.execute(
+            "SELECT channel, chat_id FROM deliveries WHERE broadcast_id = ? AND status IN (?, ?) "
+            "ORDER BY status = ?, channel, chat_id",
             [broadcast_id, DeliveryStatus.SENDING, DeliveryStatus.PENDING,
-             DeliveryStatus.PENDING]).fetchall()
-        return [r[0] for r in rows]
+             DeliveryStatus.PENDING]).fetchall())
 
-    def begin_delivery(self, broadcast_id: int, chat_id: int) -> bool:
+    def begin_delivery(self, broadcast_id: int, chat: ChatRef) -> bool:
         """Mark a delivery in flight (committed before the message leaves) and count the attempt.
 
         A chat that unsubscribed, blocked the bot or deleted its data since the audience was
@@ -476,40 +606,45 @@ class Store:
         Returns:
             True when the caller may send now.
         """
+        key = [broadcast_id, chat.channel, chat.id]
+        open_params = [*key, DeliveryStatus.PENDING, DeliveryStatus.SENDING]
         with self._tx() as db:
             cursor = db.execute(
                 "UPDATE deliveries SET status = ?, attempts = attempts + 1 "
-                "WHERE broadcast_id = ? AND chat_id = ? AND status IN (?, ?) AND EXISTS "
-                f"(SELECT 1 FROM chats WHERE chat_id = ? AND {_ACTIVE})",
-                [DeliveryStatus.SENDING, broadcast_id, chat_id, DeliveryStatus.PENDING,
-                 DeliveryStatus.SENDING, chat_id])
+                "WHERE broadcast_id = ? AND channel = ? AND chat_id = ? AND status IN (?, ?) "
+                "AND EXISTS (SELECT 1 FROM chats c WHERE c.channel = deliveries.channel AND "
+                f"c.chat_id = deliveries.chat_id AND {_ACTIVE_C})",
+                [DeliveryStatus.SENDING, *open_params])
             if cursor.rowcount == 1:
                 return True
-            chat = db.execute("SELECT blocked FROM chats WHERE chat_id = ?", [chat_id]).fetchone()
-            open_params = [broadcast_id, chat_id, DeliveryStatus.PENDING, DeliveryStatus.SENDING]
-            if chat is not None and chat[0]:
+            row = db.execute("SELECT blocked FROM chats WHERE channel = ? AND chat_id = ?",
+                             key[1:]).fetchone()
+            if row is not None and row[0]:
                 db.execute("UPDATE deliveries SET status = ?, last_error = ? WHERE "
-                           "broadcast_id = ? AND chat_id = ? AND status IN (?, ?)",
+                           "broadcast_id = ? AND channel = ? AND chat_id = ? AND status IN (?, ?)",
                            [DeliveryStatus.BLOCKED, "chat blocked the bot", *open_params])
             else:
-                db.execute("DELETE FROM deliveries WHERE broadcast_id = ? AND chat_id = ? "
-                           "AND status IN (?, ?)", open_params)
+                db.execute("DELETE FROM deliveries WHERE broadcast_id = ? AND channel = ? AND "
+                           "chat_id = ? AND status IN (?, ?)", open_params)
         return False
 
-    def retry_delivery(self, broadcast_id: int, chat_id: int, error: str) -> bool:
+    def retry_delivery(self, broadcast_id: int, chat: ChatRef, error: str) -> bool:
         """Count one more attempt of an in-flight delivery after a transient error."""
         cursor = self.db.execute(
             "UPDATE deliveries SET attempts = attempts + 1, last_error = ? "
-            "WHERE broadcast_id = ? AND chat_id = ? AND status = ?",
-            [error[:MAX_MISS_CHARS], broadcast_id, chat_id, DeliveryStatus.SENDING])
+            "WHERE broadcast_id = ? AND channel = ? AND chat_id = ? AND status = ?",
+            [error[:MAX_MISS_CHARS], broadcast_id, chat.channel, chat.id,
+             DeliveryStatus.SENDING])
         return cursor.rowcount == 1
 
-    def finish_delivery(self, broadcast_id: int, chat_id: int, status: DeliveryStatus,
-                        now: dt.datetime, error: str | None = None) -> bool:
+    def finish_delivery(self, broadcast_id: int, chat: ChatRef, status: DeliveryStatus,
+                        now: dt.datetime, error: str | None = None,
+                        message_id: str | None = None) -> bool:
         """Record how an in-flight delivery ended: sent, failed or blocked.
 
         Blocked also marks the chat blocked (in the same transaction), so no later broadcast
-        tries it again until the user comes back.
+        tries it again until the user comes back. `message_id` is the transport's id of the
+        sent message, which later delivery receipts name.
         """
         if status not in (DeliveryStatus.SENT, DeliveryStatus.FAILED, DeliveryStatus.BLOCKED):
             raise ValueError(f"not a final delivery status: {status}")
@@ -517,14 +652,52 @@ class Store:
         with self._tx() as db:
             cursor = db.execute(
                 "UPDATE deliveries SET status = ?, sent_at = ?, last_error = COALESCE(?, "
-                "last_error) WHERE broadcast_id = ? AND chat_id = ? AND status = ?",
+                "last_error), message_id = COALESCE(?, message_id) "
+                "WHERE broadcast_id = ? AND channel = ? AND chat_id = ? AND status = ?",
                 [status, stamp if status is DeliveryStatus.SENT else None,
-                 error[:MAX_MISS_CHARS] if error else None, broadcast_id, chat_id,
-                 DeliveryStatus.SENDING])
+                 error[:MAX_MISS_CHARS] if error else None, message_id, broadcast_id,
+                 chat.channel, chat.id, DeliveryStatus.SENDING])
             if cursor.rowcount == 1 and status is DeliveryStatus.BLOCKED:
-                db.execute("UPDATE chats SET blocked = 1, updated_at = ? WHERE chat_id = ?",
-                           [stamp, chat_id])
+                db.execute("UPDATE chats SET blocked = 1, updated_at = ? "
+                           "WHERE channel = ? AND chat_id = ?", [stamp, chat.channel, chat.id])
         return cursor.rowcount == 1
+
+    def record_receipt(self, chat: ChatRef, message_id: str, receipt: str, now: dt.datetime,
+                       error: str | None = None, blocked: bool = False) -> bool:
+        """Record a delivery receipt (delivered, read, failed) for a sent broadcast message.
+
+        Receipts only move forward (a late "delivered" never overwrites "read"). A failed
+        receipt turns the delivery failed — or blocked, marking the chat, when the user cannot
+        be reached — since the message never arrived.
+
+        Returns:
+            Whether a delivery row matched.
+        """
+        order = {"sent": 0, "delivered": 1, "read": 2, "failed": 3}
+        with self._tx() as db:
+            row = db.execute(
+                "SELECT broadcast_id, receipt FROM deliveries WHERE message_id = ? AND "
+                "channel = ? AND chat_id = ?", [message_id, chat.channel, chat.id]).fetchone()
+            if row is None:
+                return False
+            broadcast_id, current = row
+            if order.get(receipt, -1) <= order.get(current, -1):
+                return True
+            stamp = iso(now)
+            db.execute("UPDATE deliveries SET receipt = ?, receipt_at = ? WHERE "
+                       "broadcast_id = ? AND channel = ? AND chat_id = ?",
+                       [receipt, stamp, broadcast_id, chat.channel, chat.id])
+            if receipt == "failed":
+                status = DeliveryStatus.BLOCKED if blocked else DeliveryStatus.FAILED
+                db.execute("UPDATE deliveries SET status = ?, last_error = ? WHERE "
+                           "broadcast_id = ? AND channel = ? AND chat_id = ?",
+                           [status, (error or "failed")[:MAX_MISS_CHARS], broadcast_id,
+                            chat.channel, chat.id])
+                if blocked:
+                    db.execute("UPDATE chats SET blocked = 1, updated_at = ? "
+                               "WHERE channel = ? AND chat_id = ?",
+                               [stamp, chat.channel, chat.id])
+        return True
 
     def delivery_counts(self, broadcast_id: int) -> DeliveryCounts:
         """Sent, pending (including in flight), failed and blocked copies of a broadcast."""
@@ -539,17 +712,19 @@ class Store:
         )
 
     def deliveries(self, broadcast_id: int) -> list[dict[str, Any]]:
-        """Every delivery row of a broadcast, by chat id (for reports and tests)."""
-        return list(self.db["deliveries"].rows_where(
-            "broadcast_id = ?", [broadcast_id], order_by="chat_id"))
+        """Every delivery row of a broadcast, by chat (for reports and tests); `chat` is its ref."""
+        rows = self.db["deliveries"].rows_where(
+            "broadcast_id = ?", [broadcast_id], order_by="channel, chat_id")
+        return [{**row, "chat": ChatRef(row["channel"], row["chat_id"])} for row in rows]
 
     # -- audit and statistics ---------------------------------------------------------------
-    def record_audit(self, user_id: int, action: str, detail: str, allowed: bool,
+    def record_audit(self, user: ChatRef, action: str, detail: str, allowed: bool,
                      now: dt.datetime) -> None:
         """Log an admin action, or a refused attempt by someone who is not an admin."""
         self.db.execute(
-            "INSERT INTO audit (at, user_id, action, detail, allowed) VALUES (?, ?, ?, ?, ?)",
-            [iso(now), user_id, action, detail[:MAX_MISS_CHARS], int(allowed)])
+            "INSERT INTO audit (at, channel, user_id, action, detail, allowed) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [iso(now), user.channel, user.id, action, detail[:MAX_MISS_CHARS], int(allowed)])
 
     def audit_log(self, limit: int = 50) -> list[dict[str, Any]]:
         """The newest audit entries, newest first."""
@@ -575,7 +750,7 @@ class CalendarSync:
 
 
 _BROADCAST_COLUMNS = ("id, key, text, send_at, regions, status, origin, created_by, created_at, "
-                      "started_at, finished_at, notify_chat, series")
+                      "started_at, finished_at, notify_channel, notify_chat, series")
 
 
 def _when(value: str | None) -> dt.datetime | None:
@@ -584,13 +759,23 @@ def _when(value: str | None) -> dt.datetime | None:
 
 def _broadcast(row: Sequence[Any]) -> Broadcast:
     (bid, key, text, send_at, regions, status, origin, created_by, created_at, started_at,
-     finished_at, notify_chat, series) = row
+     finished_at, notify_channel, notify_chat, series) = row
+    creator = ChatRef(*created_by.split(":", 1)) if created_by else None
+    notify = ChatRef(notify_channel, notify_chat) if notify_channel else None
     return Broadcast(
         id=bid, key=key, text=text, send_at=dt.datetime.fromisoformat(send_at),
         regions=_regions_from_json(regions), status=BroadcastStatus(status),
-        origin=Origin(origin), created_by=created_by, created_at=_when(created_at),
-        started_at=_when(started_at), finished_at=_when(finished_at), notify_chat=notify_chat,
+        origin=Origin(origin), created_by=creator, created_at=_when(created_at),
+        started_at=_when(started_at), finished_at=_when(finished_at), notify_chat=notify,
         series=series)
+
+
+def _refs(rows: Iterable[Sequence[Any]]) -> list[ChatRef]:
+    return [ChatRef(channel, chat_id) for channel, chat_id in rows]
+
+
+def _ref_columns(chat: ChatRef | None) -> tuple[str | None, str | None]:
+    return (None, None) if chat is None else (str(chat.channel), chat.id)
 
 
 def _regions_json(regions: Audience | None) -> str | None:

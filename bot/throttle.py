@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import deque
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -44,10 +45,10 @@ class Throttle:
         self.limit = limit
         self.window = window.total_seconds()
         self.cooldown = cooldown.total_seconds()
-        self._users: dict[int, _UserState] = {}
+        self._users: dict[Hashable, _UserState] = {}
         self._calls = 0
 
-    def check(self, user_id: int, now: dt.datetime) -> Decision:
+    def check(self, user_id: Hashable, now: dt.datetime) -> Decision:
         """Count one message from `user_id` at `now` and decide whether to handle it."""
         moment = now.timestamp()
         self._calls += 1

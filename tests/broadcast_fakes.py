@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from bot.broadcasts import Outcome, SendResult
-from bot.models import DeliveryStatus
+from bot.models import ChatRef, DeliveryStatus
 from bot.store import Store
 
 T = TypeVar("T")
@@ -85,12 +85,22 @@ class FakeTime:
         return task.result()
 
 
+def tg(chat_id: int) -> ChatRef:
+    """A Telegram chat by number (test shorthand)."""
+    return ChatRef.telegram(chat_id)
+
+
+def tgs(*chat_ids: int) -> list[ChatRef]:
+    """Telegram chats by number, in the given order."""
+    return [ChatRef.telegram(c) for c in chat_ids]
+
+
 @dataclass
 class Call:
     """One send_text call as the fake saw it."""
 
     at: float
-    chat_id: int
+    chat: ChatRef
     text: str
     outcome: Outcome
 
@@ -101,22 +111,22 @@ class FakeSender:
 
     Args:
         time: The virtual clock (for call times and latency).
-        script: chat id → the results of its first calls, in order.
+        script: chat → the results of its first calls, in order.
         blocked: chats that always answer 403.
         latency: virtual seconds each call takes.
     """
 
     time: FakeTime
-    script: dict[int, list[SendResult]] = field(default_factory=dict)
-    blocked: set[int] = field(default_factory=set)
+    script: dict[ChatRef, list[SendResult]] = field(default_factory=dict)
+    blocked: set[ChatRef] = field(default_factory=set)
     latency: float = 0.0
     calls: list[Call] = field(default_factory=list)
-    delivered: Counter[int] = field(default_factory=Counter)
+    delivered: Counter[ChatRef] = field(default_factory=Counter)
     in_flight: int = 0
     max_in_flight: int = 0
-    on_call: Callable[[int], None] | None = None
+    on_call: Callable[[ChatRef], None] | None = None
 
-    async def send_text(self, chat_id: int, text: str) -> SendResult:
+    async def send_text(self, chat_id: ChatRef, text: str) -> SendResult:
         """Answer from the script (after `latency`), counting delivered messages."""
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
@@ -139,12 +149,12 @@ class FakeSender:
 
 
 def subscribe_many(store: Store, chat_ids: Iterable[int], region: str | None = None,
-                   now: dt.datetime = T0) -> list[int]:
-    """Subscribe chats (to one region or all of Indonesia); return their ids."""
-    ids = list(chat_ids)
-    for chat_id in ids:
-        store.subscribe(chat_id, region, now)
-    return ids
+                   now: dt.datetime = T0) -> list[ChatRef]:
+    """Subscribe Telegram chats (to one region or all of Indonesia); return them."""
+    chats = tgs(*chat_ids)
+    for chat in chats:
+        store.subscribe(chat, region, now)
+    return chats
 
 
 def sending_rows(path: Path, broadcast_id: int) -> int:

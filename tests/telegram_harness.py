@@ -18,10 +18,12 @@ from pathlib import Path
 from telegram import Update
 from telegram.ext import Application, TypeHandler
 
-from bot.channels.telegram import ALLOWED_UPDATES, POLL_TIMEOUT, build_application
+from bot.channels.telegram.application import ALLOWED_UPDATES, POLL_TIMEOUT, build_application
+from bot.channels.telegram.sender import telegram_sender
 from bot.config import Settings
 from bot.dialogue import Dialogue
 from bot.knowledge import KnowledgeBase
+from bot.models import Channel
 from bot.services import Clock, Services, build_services
 from tests.fake_bot_api import ApiRequest, FakeBotApi
 
@@ -119,15 +121,17 @@ async def running_bot(api: FakeBotApi, kb: KnowledgeBase, settings: Settings,
                       poll_timeout: dt.timedelta = POLL_TIMEOUT) -> AsyncIterator[Harness]:
     """Start the production Application with long polling against `api`; stop it afterwards."""
     clock = clock or ManualClock()
-    services = build_services(settings, kb, clock=clock, dialogue=dialogue)
-    app = build_application(services)
+    sender = telegram_sender(settings)
+    services = build_services(settings, kb, senders={Channel.TELEGRAM: sender}, clock=clock,
+                              dialogue=dialogue)
+    app = build_application(services, sender)
     processed = _Processed()
     app.add_handler(TypeHandler(Update, processed.mark), group=OBSERVER_GROUP)
     try:
         async with polling(app, poll_timeout):
             yield Harness(api, app, services, clock, processed)
     finally:
-        services.store.close()
+        services.close()
 
 
 @asynccontextmanager

@@ -12,7 +12,6 @@ from bot import replies
 from bot.admin import (
     ADMIN_COMMANDS,
     Admin,
-    AdminReply,
     InputError,
     parse_local_date,
     parse_local_datetime,
@@ -22,12 +21,13 @@ from bot.admin import (
 )
 from bot.config import Settings
 from bot.knowledge import KnowledgeBase, KnowledgeError, Problem
-from bot.models import BroadcastStatus, DeliveryStatus
+from bot.models import Action, ActionKind, BroadcastStatus, ChatRef, DeliveryStatus, Reply
 from bot.store import Store
+from tests.broadcast_fakes import tg
 
 WIB, WITA, WIT = ZoneInfo("Asia/Jakarta"), ZoneInfo("Asia/Makassar"), ZoneInfo("Asia/Jayapura")
 NOW = dt.datetime(2026, 11, 22, 3, 0, tzinfo=dt.UTC)  # 10.00 WIB
-ADMIN, CHAT, STRANGER = 900, 900, 12345
+ADMIN, CHAT, STRANGER = tg(900), tg(900), tg(12345)
 
 
 @pytest.fixture
@@ -37,14 +37,14 @@ def changes() -> list[dt.datetime]:
 
 @pytest.fixture
 def admin(store: Store, kb: KnowledgeBase, changes: list[dt.datetime]) -> Admin:
-    settings = Settings(admin_ids=frozenset({ADMIN}))
+    settings = Settings(admin_ids=frozenset({900}))
     return Admin(store, settings, lambda: kb, on_change=changes.append)
 
 
-def confirm(admin: Admin, reply: AdminReply, now: dt.datetime = NOW,
-            user: int = ADMIN) -> AdminReply:
-    ok = next(b for b in reply.buttons if b.data.startswith("adm:ok:"))
-    return admin.press(user, ok.data, now)
+def confirm(admin: Admin, reply: Reply, now: dt.datetime = NOW,
+            user: ChatRef = ADMIN) -> Reply:
+    ok = next(b for b in reply.buttons if b.action.kind is ActionKind.ADMIN_CONFIRM)
+    return admin.press(user, ok.action, now)
 
 
 # -- parsing ------------------------------------------------------------------------------------
@@ -107,13 +107,13 @@ def test_non_admins_are_refused_politely_and_audited(admin: Admin, store: Store)
         admin.statistics(STRANGER, NOW),
         admin.unanswered(STRANGER, NOW),
         admin.reload_knowledge(STRANGER, NOW, lambda: pytest.fail("must not reload")),
-        admin.press(STRANGER, "adm:ok:1", NOW),
+        admin.press(STRANGER, Action(ActionKind.ADMIN_CONFIRM, "1"), NOW),
     ]
     assert {r.text for r in replies_} == {replies.ADMIN_REFUSED}
     assert all(not r.buttons for r in replies_)
     log = store.audit_log()
     assert len(log) == len(replies_)
-    assert {(e["user_id"], e["allowed"]) for e in log} == {(STRANGER, 0)}
+    assert {(e["user_id"], e["allowed"]) for e in log} == {(STRANGER.id, 0)}
     assert {e["detail"] for e in log} == {""}  # what a non-admin typed is not kept
     assert store.upcoming_broadcasts() == []
     store.delete_chat(STRANGER)  # /hapusdata removes the refused attempts too
@@ -144,9 +144,9 @@ def test_help_lists_every_admin_command(admin: Admin) -> None:
 # -- scheduling ---------------------------------------------------------------------------------
 def test_preview_then_confirm_schedules_in_local_time(admin: Admin, store: Store,
                                                       changes: list[dt.datetime]) -> None:
-    store.subscribe(1, "jabar", NOW)
-    store.subscribe(2, "dki", NOW)
-    store.subscribe(3, "papua", NOW)
+    store.subscribe(tg(1), "jabar", NOW)
+    store.subscribe(tg(2), "dki", NOW)
+    store.subscribe(tg(3), "papua", NOW)
     preview = admin.draft_broadcast(
         ADMIN, CHAT, "1/12/2026 07.00 wilayah=jabar,dki\nSelamat pagi, rekan ASN.", NOW)
     assert "Pratinjau" in preview.text and "Selamat pagi, rekan ASN." in preview.text
@@ -154,7 +154,7 @@ def test_preview_then_confirm_schedules_in_local_time(admin: Admin, store: Store
     assert "Jawa Barat, DKI Jakarta" in preview.text and "2 pelanggan" in preview.text
     assert [b.label for b in preview.buttons] == [replies.ADMIN_CONFIRM_BUTTON,
                                                   replies.ADMIN_DISCARD_BUTTON]
-    assert all(len(b.data.encode()) <= 64 for b in preview.buttons)
+    assert all(len(b.action.arg) <= 20 for b in preview.buttons)
     assert store.upcoming_broadcasts() == [] and changes == []  # nothing before confirming
 
     done = confirm(admin, preview)
@@ -178,13 +178,13 @@ def test_discard_and_stale_buttons(admin: Admin, store: Store) -> None:
     first = admin.draft_broadcast(ADMIN, CHAT, "2026-12-01 07:00\nSatu", NOW)
     second = admin.draft_broadcast(ADMIN, CHAT, "2026-12-01 08:00\nDua", NOW)
     assert confirm(admin, first).text == replies.ADMIN_DRAFT_EXPIRED  # replaced by the second
-    discard = next(b for b in second.buttons if b.data.startswith("adm:no:"))
-    assert admin.press(ADMIN, discard.data, NOW).text == replies.ADMIN_DRAFT_DISCARDED
+    discard = next(b for b in second.buttons if b.action.kind is ActionKind.ADMIN_DISCARD)
+    assert admin.press(ADMIN, discard.action, NOW).text == replies.ADMIN_DRAFT_DISCARDED
     assert confirm(admin, second).text == replies.ADMIN_DRAFT_EXPIRED
     third = admin.draft_broadcast(ADMIN, CHAT, "2026-12-01 09:00\nTiga", NOW)
     late = NOW + dt.timedelta(hours=2)
     assert confirm(admin, third, late).text == replies.ADMIN_DRAFT_EXPIRED  # older than 1 h
-    assert admin.press(ADMIN, "rubbish", NOW).text == replies.ADMIN_DRAFT_EXPIRED
+    assert admin.press(ADMIN, Action(ActionKind.PLEDGE), NOW).text == replies.ADMIN_DRAFT_EXPIRED
     assert store.upcoming_broadcasts() == []
 
 
@@ -284,9 +284,9 @@ def test_list_upcoming_cancel_and_send_now(admin: Admin, store: Store,
 
     changes.clear()
     later = NOW + dt.timedelta(minutes=1)
-    assert "mulai dikirim" in admin.send_now(ADMIN, 777, str(second.id), later).text
+    assert "mulai dikirim" in admin.send_now(ADMIN, tg(777), str(second.id), later).text
     moved = store.broadcast(second.id)
-    assert moved is not None and moved.send_at == later and moved.notify_chat == 777
+    assert moved is not None and moved.send_at == later and moved.notify_chat == tg(777)
     assert changes == [later]
     assert "sudah dibatalkan" in admin.send_now(ADMIN, CHAT, str(first.id), NOW).text
     assert "Sebutkan nomor" in admin.send_now(ADMIN, CHAT, "x", NOW).text
@@ -295,13 +295,13 @@ def test_list_upcoming_cancel_and_send_now(admin: Admin, store: Store,
 def test_progress_shows_sent_pending_failed_blocked(admin: Admin, store: Store) -> None:
     assert admin.progress(ADMIN, "", NOW).text == replies.ADMIN_NO_BROADCASTS
     for chat in range(1, 6):
-        store.subscribe(chat, None, NOW)
+        store.subscribe(tg(chat), None, NOW)
     bid = store.create_broadcast("Halo", NOW, None, ADMIN, NOW).id
     store.claim_broadcast(bid, NOW)
     for chat, status in ((1, DeliveryStatus.SENT), (2, DeliveryStatus.SENT),
                          (3, DeliveryStatus.FAILED), (4, DeliveryStatus.BLOCKED)):
-        store.begin_delivery(bid, chat)
-        store.finish_delivery(bid, chat, status, NOW)
+        store.begin_delivery(bid, tg(chat))
+        store.finish_delivery(bid, tg(chat), status, NOW)
     later = NOW + dt.timedelta(minutes=2, seconds=5)
     text = admin.progress(ADMIN, "", later).text
     assert f"#{bid}" in text and "sedang dikirim" in text
@@ -312,10 +312,10 @@ def test_progress_shows_sent_pending_failed_blocked(admin: Admin, store: Store) 
 
 
 def test_statistics_and_unanswered_questions(admin: Admin, store: Store) -> None:
-    store.subscribe(1, "jabar", NOW)
-    store.subscribe(2, "jabar", NOW)
-    store.subscribe(3, None, NOW)
-    store.record_pledge(1, NOW)
+    store.subscribe(tg(1), "jabar", NOW)
+    store.subscribe(tg(2), "jabar", NOW)
+    store.subscribe(tg(3), None, NOW)
+    store.record_pledge(tg(1), NOW)
     for name in ("questions", "questions", "questions", "answers", "fallbacks", "clarify"):
         store.count(name, NOW)
     assert admin.unanswered(ADMIN, NOW).text == replies.ADMIN_NO_MISSES
@@ -354,3 +354,24 @@ def test_reload_keeps_the_old_knowledge_when_the_new_one_is_broken(
 
 def test_statuses_have_indonesian_labels() -> None:
     assert set(replies.BROADCAST_STATUS_LABELS) == set(BroadcastStatus)
+
+
+def test_handle_routes_every_admin_command_by_name(admin: Admin, store: Store) -> None:
+    assert admin.handle("siaranmendatang", "", ADMIN, NOW).text == replies.ADMIN_NO_UPCOMING
+    assert "Sebutkan nomor" in admin.handle("batalsiaran", "", ADMIN, NOW).text
+    preview = admin.handle("siaran", "2026-12-01 07:00\nHalo", ADMIN, NOW)
+    assert [b.action.kind for b in preview.buttons] == [ActionKind.ADMIN_CONFIRM,
+                                                        ActionKind.ADMIN_DISCARD]
+    confirm(admin, preview)
+    assert store.upcoming_broadcasts()[0].notify_chat == ADMIN  # reports go to the admin's chat
+    assert admin.handle("admin", "", ADMIN, NOW).text == admin.help(ADMIN, NOW).text
+    assert admin.handle("statistik", "", STRANGER, NOW).text == replies.ADMIN_REFUSED
+
+
+def test_whatsapp_admins_are_recognised_by_number(store: Store, kb: KnowledgeBase) -> None:
+    settings = Settings(admin_ids=frozenset({900}),
+                        whatsapp_admin_numbers=frozenset({"6281234567890"}))
+    admin = Admin(store, settings, lambda: kb)
+    assert admin.is_admin(ChatRef.whatsapp("6281234567890"))
+    assert not admin.is_admin(ChatRef.whatsapp("900"))  # ids of one channel mean nothing on another
+    assert not admin.is_admin(ChatRef.telegram("6281234567890"))

@@ -8,6 +8,10 @@ from pathlib import Path
 from tests.conftest import ROOT
 
 BOT = ROOT / "bot"
+# Telegram (PTB and its tornado webhook), WhatsApp (pywa, its FastAPI/Starlette server, uvicorn)
+# and the HTTP client under both.
+TRANSPORTS = {"telegram", "httpx", "tornado", "pywa", "pywa_async", "fastapi", "starlette",
+              "uvicorn", "anyio"}
 
 
 def _imports(path: Path) -> set[str]:
@@ -24,7 +28,7 @@ def _imports(path: Path) -> set[str]:
 def test_core_never_imports_a_transport() -> None:
     offenders = [
         str(p.relative_to(ROOT)) for p in BOT.rglob("*.py")
-        if "channels" not in p.parts and _imports(p) & {"telegram", "httpx", "tornado"}
+        if "channels" not in p.parts and _imports(p) & TRANSPORTS
     ]
     assert offenders == []
 
@@ -53,4 +57,16 @@ def test_core_never_imports_a_channel() -> None:
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("bot.channels"):
                 offenders.append(str(path.relative_to(ROOT)))
+    assert offenders == []
+
+
+def test_each_channel_imports_only_its_own_transport() -> None:
+    own = {"telegram": {"telegram", "tornado"}, "whatsapp": {"pywa", "pywa_async", "fastapi",
+                                                            "starlette", "uvicorn"}}
+    offenders = []
+    for path in (BOT / "channels").rglob("*.py"):
+        channel = path.relative_to(BOT / "channels").parts[0].removesuffix(".py")
+        foreign = set().union(*(names for name, names in own.items() if name != channel))
+        if _imports(path) & foreign:
+            offenders.append(str(path.relative_to(ROOT)))
     assert offenders == []

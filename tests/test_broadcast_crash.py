@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from bot.broadcasts import DEFAULT_WORKERS
-from bot.models import BroadcastStatus, DeliveryStatus
+from bot.models import BroadcastStatus, ChatRef, DeliveryStatus
 from bot.store import Store
 from tests.conftest import KNOWLEDGE_DIR, ROOT
 from tests.fake_bot_api import FakeBotApi
@@ -69,8 +69,9 @@ def _seed(db_path: Path) -> list[int]:
         now = dt.datetime.now(dt.UTC)
         chats = list(range(FIRST_CHAT, FIRST_CHAT + SUBSCRIBERS))
         for chat_id in chats:
-            store.subscribe(chat_id, None, now)
-        store.create_broadcast(TEXT, now, None, ADMIN, now, notify_chat=ADMIN)
+            store.subscribe(ChatRef.telegram(chat_id), None, now)
+        admin = ChatRef.telegram(ADMIN)
+        store.create_broadcast(TEXT, now, None, admin, now, notify_chat=admin)
         return chats
     finally:
         store.close()
@@ -80,7 +81,7 @@ def _in_flight(db_path: Path) -> tuple[BroadcastStatus | None, set[int]]:
     store = Store(db_path)
     try:
         rows = store.deliveries(1)
-        return store.broadcast_status(1), {r["chat_id"] for r in rows
+        return store.broadcast_status(1), {int(r["chat_id"]) for r in rows
                                            if r["status"] == DeliveryStatus.SENDING}
     finally:
         store.close()

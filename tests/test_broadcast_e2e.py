@@ -18,18 +18,16 @@ from pathlib import Path
 
 import pytest
 from telegram import Bot
-from telegram.error import Forbidden
 
 from bot import replies
 from bot.admin import ADMIN_COMMANDS
-from bot.broadcasts import Outcome
-from bot.channels.telegram import api_urls, command_text
-from bot.channels.telegram_sender import TelegramSender, admin_notifier
+from bot.broadcasts import Notice, Outcome, SendResult, notifier
+from bot.channels.telegram.sender import TelegramSender, api_urls
 from bot.config import Settings
+from bot.conversation import parse_command
 from bot.dialogue import Dialogue
 from bot.knowledge import KnowledgeBase
-from bot.models import BroadcastStatus, DeliveryStatus
-from bot.scheduler import Notice
+from bot.models import BroadcastStatus, Channel, ChatRef, DeliveryStatus
 from tests.conftest import KNOWLEDGE_DIR
 from tests.fake_bot_api import (
     ApiError,
@@ -69,7 +67,7 @@ def subscribe(bot: Harness, count: int) -> list[int]:
     """Subscribe `count` chats to all of Indonesia (as /langganan would) and return their ids."""
     chats = list(range(FIRST_SUBSCRIBER, FIRST_SUBSCRIBER + count))
     for chat_id in chats:
-        bot.services.store.subscribe(chat_id, None, bot.clock())
+        bot.services.store.subscribe(ChatRef.telegram(chat_id), None, bot.clock())
     return chats
 
 
@@ -150,7 +148,7 @@ async def test_non_admin_is_refused_politely_and_audited(bot: Harness) -> None:
     await bot.processed(bot.api.send_text(GROUP, "/siaran sekarang\nHalo grup", user_id=ADMIN))
     assert bot.api.sent(GROUP, since) == []
 
-    audit = [(e["user_id"], e["action"], e["allowed"])
+    audit = [(int(e["user_id"]), e["action"], e["allowed"])
              for e in reversed(bot.services.store.audit_log())]
     assert audit == [(STRANGER, "siaran", 0), (STRANGER, "muatulang", 0),
                      (STRANGER, "button", 0)]
@@ -160,9 +158,9 @@ async def test_non_admin_is_refused_politely_and_audited(bot: Harness) -> None:
 
 
 def test_command_text_keeps_the_lines_after_the_command() -> None:
-    assert command_text("/siaran@TanyaNetralBot 2031-03-03 07:00\nA\n\nB") == (
+    assert parse_command("/siaran@TanyaNetralBot 2031-03-03 07:00\nA\n\nB") == (
         "siaran", "2031-03-03 07:00\nA\n\nB")
-    assert command_text("/Progres") == ("progres", "")
+    assert parse_command("/Progres") == ("progres", "")
 
 
 # -- delivery ------------------------------------------------------------------------------
@@ -195,11 +193,11 @@ async def test_broadcast_to_hundreds_despite_429_5xx_and_blocked_users(bot: Harn
     assert all(tries[c] == 1 for c in (*unreachable, broken))  # never retried
 
     store = bot.services.store
-    rows = {r["chat_id"]: r for r in store.deliveries(1)}
+    rows = {int(r["chat_id"]): r for r in store.deliveries(1)}
     assert {c for c, r in rows.items() if r["status"] == DeliveryStatus.BLOCKED} == unreachable
     assert rows[broken]["status"] == DeliveryStatus.FAILED
-    assert all(store.chat(c).blocked for c in unreachable)
-    assert not any(store.chat(c).blocked for c in reachable)
+    assert all(store.chat(ChatRef.telegram(c)).blocked for c in unreachable)
+    assert not any(store.chat(ChatRef.telegram(c)).blocked for c in reachable)
 
     reports = [r.text for r in bot.api.sent(ADMIN) if r.text.startswith("📣 Siaran #1")]
     assert "sedang dikirim" in reports[0]  # progress after 250 deliveries
@@ -211,7 +209,7 @@ async def test_broadcast_to_hundreds_despite_429_5xx_and_blocked_users(bot: Harn
 
 
 async def test_broadcasts_use_their_own_plain_bot(bot: Harness) -> None:
-    sender = bot.services.scheduler.broadcaster.sender
+    sender = bot.services.scheduler.broadcaster.sender.by_channel[Channel.TELEGRAM]
     assert isinstance(sender, TelegramSender)
     assert type(sender.bot) is Bot and sender.bot is not bot.app.bot
     assert sender.bot.base_url == bot.app.bot.base_url
@@ -221,18 +219,20 @@ async def test_notices_to_one_chat_are_spaced_and_an_unreachable_admin_is_skippe
     now = [0.0]
     sent: list[tuple[float, int, str]] = []
 
-    class FakeBot:
-        async def send_message(self, chat_id: int, text: str) -> None:
-            if chat_id == 3:
-                raise Forbidden("bot was blocked by the user")
-            sent.append((now[0], chat_id, text))
+    class Unreliable:
+        async def send_text(self, chat: ChatRef, text: str) -> SendResult:
+            if chat.id == "3":
+                return SendResult.blocked("Forbidden: bot was blocked by the user")
+            sent.append((now[0], int(chat.id), text))
+            return SendResult.sent()
 
     async def sleep(seconds: float) -> None:
         now[0] += max(0.0, seconds)
 
-    notify = admin_notifier(FakeBot(), gap=1.0, clock=lambda: now[0], sleep=sleep)
-    await notify(Notice((3, 1, 2), "progres"))
-    await notify(Notice((1,), "selesai"))
+    notify = notifier(Unreliable(), gap=1.0, clock=lambda: now[0], sleep=sleep)
+    tg = ChatRef.telegram
+    await notify(Notice((tg(3), tg(1), tg(2)), "progres"))
+    await notify(Notice((tg(1),), "selesai"))
     assert sent == [(0.0, 1, "progres"), (0.0, 2, "progres"), (1.0, 1, "selesai")]
 
 
@@ -253,7 +253,7 @@ async def test_sender_maps_each_telegram_answer(fake_api: FakeBotApi, error: Api
     try:
         if error is not None:
             fake_api.fail(error, "sendMessage", 7)
-        result = await sender.send_text(7, "halo")
+        result = await sender.send_text(ChatRef.telegram(7), "halo")
     finally:
         await sender.stop()
     assert (result.outcome, result.retry_after) == (outcome, retry_after)
@@ -265,7 +265,7 @@ async def test_sender_counts_a_timeout_as_transient(fake_api: FakeBotApi) -> Non
     await sender.start()
     fake_api.slow_down(0.5)
     try:
-        result = await sender.send_text(7, "halo")
+        result = await sender.send_text(ChatRef.telegram(7), "halo")
     finally:
         fake_api.slow_down(0)
         await sender.stop()

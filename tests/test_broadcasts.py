@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 from sqlite_utils import Database
 
 from bot.broadcasts import Broadcaster, DeliveryReport, Outcome, SendResult, TokenBucket
-from bot.models import BroadcastStatus, DeliveryCounts, DeliveryStatus
+from bot.models import BroadcastStatus, ChatRef, DeliveryCounts, DeliveryStatus
 from bot.store import Store, migrations
-from tests.broadcast_fakes import T0, FakeSender, FakeTime, sending_rows, subscribe_many
+from tests.broadcast_fakes import T0, FakeSender, FakeTime, sending_rows, subscribe_many, tg, tgs
 
 HOUR = dt.timedelta(hours=1)
 
@@ -32,7 +32,7 @@ def make_broadcaster(store: Store, sender: FakeSender, time: FakeTime,
 
 def new_broadcast(store: Store, text: str = "Tetap netral!", regions: tuple | None = None,
                   at: dt.datetime = T0) -> int:
-    return store.create_broadcast(text, at, regions, created_by=1, now=at - HOUR).id
+    return store.create_broadcast(text, at, regions, created_by=tg(1), now=at - HOUR).id
 
 
 # -- tables -------------------------------------------------------------------------------------
@@ -52,19 +52,59 @@ def test_migration_upgrades_an_m001_only_file_without_losing_data(tmp_path: Path
     store = Store(path)
     try:
         assert {"broadcasts", "deliveries", "audit"} <= set(store.db.table_names())
-        chat = store.chat(7)
+        chat = store.chat(tg(7))
         assert chat is not None
         assert (chat.region, chat.subscribed, chat.pledged_at) == (
             "jabar", True, "2024-01-02T00:00:00+00:00")
         assert [m["text"] for m in store.recent_misses()] == ["apa ini"]
         applied = [m.name for m in migrations.applied(store.db)]
-        assert applied == ["m001_chats_pledges_feedback", "m002_broadcasts"]
-        assert store.subscribers() == [7]
+        assert applied == ["m001_chats_pledges_feedback", "m002_broadcasts", "m003_chat_refs"]
+        assert store.subscribers() == [tg(7)]
     finally:
         store.close()
     again = Store(path)  # re-opening applies nothing twice
-    assert len(migrations.applied(again.db)) == 2
+    assert len(migrations.applied(again.db)) == 3
     again.close()
+
+
+def test_migration_keys_every_old_telegram_row_by_channel_and_id(tmp_path: Path) -> None:
+    """A file written by the old schema (integer chat ids): every row survives, as Telegram."""
+    path = tmp_path / "v2.sqlite3"
+    old = Database(path)
+    migrations.apply(old, stop_before="m003_chat_refs")
+    at = "2024-01-01T00:00:00+00:00"
+    for chat_id, region, subscribed in ((7, "jabar", 1), (8, None, 0)):
+        old["chats"].insert({"chat_id": chat_id, "region": region, "subscribed": subscribed,
+                             "blocked": 0, "created_at": at, "updated_at": at})
+    old["pledges"].insert({"chat_id": 7, "pledged_at": at})
+    old["feedback"].insert({"chat_id": 7, "message_id": 41, "intent": "pose_jari", "useful": 0,
+                            "created_at": at})
+    old.execute("INSERT INTO broadcasts (id, text, send_at, status, origin, created_by, "
+                "created_at, notify_chat) VALUES (1, 'Tetap netral', ?, 'sending', 'admin', 900, "
+                "?, 900)", [at, at])
+    old.execute("INSERT INTO deliveries (broadcast_id, chat_id, status, attempts) "
+                "VALUES (1, 7, 'sending', 1), (1, 8, 'sent', 1)")
+    old.execute("INSERT INTO audit (at, user_id, action, detail, allowed) "
+                "VALUES (?, 900, 'siaran', 'ok', 1)", [at])
+    old.conn.commit()
+    old.close()
+
+    store = Store(path)
+    try:
+        assert store.chat(tg(7)) is not None and store.chat(tg(7)).pledged_at == at
+        assert store.chat(tg(8)) is not None and not store.chat(tg(8)).subscribed
+        assert store.subscribers("jabar") == [tg(7)]
+        assert store.db["feedback"].count == 1
+        broadcast = store.broadcast(1)
+        assert broadcast is not None
+        assert (broadcast.created_by, broadcast.notify_chat) == (tg(900), tg(900))
+        assert store.open_deliveries(1) == [tg(7)]  # the in-flight row resumes
+        assert [r["chat"] for r in store.deliveries(1)] == [tg(7), tg(8)]
+        assert [(e["channel"], e["user_id"]) for e in store.audit_log()] == [("telegram", "900")]
+        store.delete_chat(tg(7))  # and the new keys work for the old rows
+        assert store.chat(tg(7)) is None and store.db["pledges"].count == 0
+    finally:
+        store.close()
 
 
 def test_status_columns_reject_unknown_values(store: Store) -> None:
@@ -81,13 +121,13 @@ def test_transitions_check_the_current_state(store: Store) -> None:
     assert len(store.deliveries(bid)) == 2                   # materialised once
     assert not store.mark_missed(bid, T0)                    # only scheduled ones miss
     assert not store.send_now(bid, T0)                       # only scheduled ones move
-    assert store.begin_delivery(bid, 1)
-    assert store.finish_delivery(bid, 1, DeliveryStatus.SENT, T0)
-    assert not store.finish_delivery(bid, 1, DeliveryStatus.FAILED, T0)  # sent stays sent
-    assert not store.begin_delivery(bid, 1)                  # a sent row is never re-sent
+    assert store.begin_delivery(bid, tg(1))
+    assert store.finish_delivery(bid, tg(1), DeliveryStatus.SENT, T0)
+    assert not store.finish_delivery(bid, tg(1), DeliveryStatus.FAILED, T0)  # sent stays sent
+    assert not store.begin_delivery(bid, tg(1))                  # a sent row is never re-sent
     assert not store.finish_broadcast(bid, T0)               # chat 2 still pending
-    assert store.begin_delivery(bid, 2)
-    assert store.finish_delivery(bid, 2, DeliveryStatus.SENT, T0)
+    assert store.begin_delivery(bid, tg(2))
+    assert store.finish_delivery(bid, tg(2), DeliveryStatus.SENT, T0)
     assert store.finish_broadcast(bid, T0)
     assert not store.finish_broadcast(bid, T0)
     assert store.cancel_broadcast(bid, T0) == []              # done cannot be cancelled
@@ -98,20 +138,20 @@ def test_audience_by_region_and_the_no_region_subscribers(store: Store) -> None:
     subscribe_many(store, [1, 2], "jabar")
     subscribe_many(store, [3], "papua")
     subscribe_many(store, [4], None)
-    store.subscribe(5, "jabar", T0)
-    store.unsubscribe(5, T0)
-    store.subscribe(6, "jabar", T0)
-    store.set_blocked(6, True, T0)
-    assert store.audience(None) == [1, 2, 3, 4]
-    assert store.audience(("jabar",)) == [1, 2]
-    assert store.audience(("jabar", None)) == [1, 2, 4]
-    assert store.audience((None,)) == [4]
+    store.subscribe(tg(5), "jabar", T0)
+    store.unsubscribe(tg(5), T0)
+    store.subscribe(tg(6), "jabar", T0)
+    store.set_blocked(tg(6), True, T0)
+    assert store.audience(None) == tgs(1, 2, 3, 4)
+    assert store.audience(("jabar",)) == tgs(1, 2)
+    assert store.audience(("jabar", None)) == tgs(1, 2, 4)
+    assert store.audience((None,)) == [tg(4)]
     assert store.audience(()) == []
 
 
 def test_cancel_covers_the_rest_of_a_series(store: Store) -> None:
     times = [T0 + dt.timedelta(days=7 * n) for n in range(4)]
-    series = store.create_broadcasts("Senin netral", times, None, 1, T0 - HOUR)
+    series = store.create_broadcasts("Senin netral", times, None, tg(1), T0 - HOUR)
     assert {b.series for b in series} == {series[0].id}
     assert store.claim_broadcast(series[0].id, T0)
     store.finish_broadcast(series[0].id, T0)  # no subscribers: done at once
@@ -126,15 +166,16 @@ def test_deleting_a_chat_removes_its_deliveries(store: Store) -> None:
     subscribe_many(store, [1, 2])
     bid = new_broadcast(store)
     store.claim_broadcast(bid, T0)
-    store.delete_chat(1)
-    assert [r["chat_id"] for r in store.deliveries(bid)] == [2]
+    store.delete_chat(tg(1))
+    assert [r["chat"] for r in store.deliveries(bid)] == [tg(2)]
 
 
 def test_audit_log_keeps_refusals_and_actions(store: Store) -> None:
-    store.record_audit(5, "siaran", "x" * 900, False, T0)
-    store.record_audit(1, "siaran", "ok", True, T0)
+    store.record_audit(tg(5), "siaran", "x" * 900, False, T0)
+    store.record_audit(tg(1), "siaran", "ok", True, T0)
     log = store.audit_log()
-    assert [(e["user_id"], e["allowed"]) for e in log] == [(1, 1), (5, 0)]
+    assert [(e["channel"], e["user_id"], e["allowed"]) for e in log] == [
+        ("telegram", "1", 1), ("telegram", "5", 0)]
     assert len(log[1]["detail"]) == 500
 
 
@@ -163,11 +204,11 @@ async def test_every_reachable_subscriber_gets_exactly_one_message(store: Store)
     assert store.broadcast_status(bid) is BroadcastStatus.DONE
     assert all(store.chat(c).blocked for c in blocked)  # type: ignore[union-attr]
     assert store.subscribers() == sorted(set(chats) - blocked)
-    rows = {r["chat_id"]: r for r in store.deliveries(bid)}
+    rows = {r["chat"]: r for r in store.deliveries(bid)}
     assert rows[chats[70]]["attempts"] == 3 and rows[chats[70]]["status"] == "sent"
     assert rows[chats[90]]["status"] == "failed" and "timed out" in rows[chats[90]]["last_error"]
     # a blocked chat is tried once and never again
-    assert Counter(c.chat_id for c in sender.calls)[next(iter(blocked))] == 1
+    assert Counter(c.chat for c in sender.calls)[next(iter(blocked))] == 1
 
 
 @pytest.mark.parametrize("parts", [1, 2])
@@ -189,7 +230,7 @@ async def test_pacing_stays_under_the_rate_and_one_message_per_chat_per_second(
     assert all(starts[i + rate] - starts[i] >= 1 - 1e-9 for i in range(len(starts) - rate))
     by_chat: dict[int, list[float]] = {}
     for call in sender.calls:
-        by_chat.setdefault(call.chat_id, []).append(call.at)
+        by_chat.setdefault(call.chat, []).append(call.at)
     gaps = [b - a for times in by_chat.values() for a, b in pairwise(times)]
     assert len(gaps) == 300 * (parts - 1) and all(g >= 1 - 1e-9 for g in gaps)
     assert sender.max_in_flight <= broadcaster.workers
@@ -232,7 +273,7 @@ async def test_retry_after_pauses_every_worker_but_not_the_event_loop(store: Sto
 async def test_transient_errors_back_off_exponentially_then_fail(store: Store) -> None:
     time = FakeTime()
     subscribe_many(store, [1])
-    sender = FakeSender(time, script={1: [SendResult.transient("503")] * 10})
+    sender = FakeSender(time, script={tg(1): [SendResult.transient("503")] * 10})
     bid = new_broadcast(store)
     broadcaster = make_broadcaster(store, sender, time, max_attempts=4, backoff=1.0)
     report = await time.run(broadcaster.deliver(bid))
@@ -255,7 +296,7 @@ async def test_a_sender_that_raises_is_retried_like_a_transient_error(store: Sto
 
     sender.on_call = explode
     report = await time.run(make_broadcaster(store, sender, time).deliver(new_broadcast(store)))
-    assert report is not None and report.sent == 1 and sender.delivered[1] == 1
+    assert report is not None and report.sent == 1 and sender.delivered[tg(1)] == 1
 
 
 async def test_long_texts_are_split_and_count_as_several_messages(store: Store) -> None:
@@ -266,8 +307,8 @@ async def test_long_texts_are_split_and_count_as_several_messages(store: Store) 
     report = await time.run(make_broadcaster(store, sender, time).deliver(
         new_broadcast(store, long_text)))
     assert report is not None and report.sent == 2
-    per_chat = Counter(c.chat_id for c in sender.calls)
-    assert per_chat[1] == per_chat[2] >= 3
+    per_chat = Counter(c.chat for c in sender.calls)
+    assert per_chat[tg(1)] == per_chat[tg(2)] >= 3
     assert all(len(c.text) <= 4096 for c in sender.calls)
 
 
@@ -275,7 +316,7 @@ async def test_progress_is_reported_every_n_deliveries_and_at_the_end(store: Sto
     time = FakeTime()
     subscribe_many(store, range(1, 26))
     reports: list[DeliveryReport] = []
-    broadcaster = make_broadcaster(store, FakeSender(time, blocked={3}), time,
+    broadcaster = make_broadcaster(store, FakeSender(time, blocked={tg(3)}), time,
                                    progress_every=10)
     final = await time.run(broadcaster.deliver(new_broadcast(store), reports.append))
     assert [r.finished for r in reports] == [False, False, True]
@@ -303,12 +344,12 @@ async def test_chats_that_leave_mid_broadcast_are_not_sent(store: Store) -> None
     subscribe_many(store, [1, 2, 3, 4])
     bid = new_broadcast(store)
     store.claim_broadcast(bid, T0)
-    store.unsubscribe(2, T0)
-    store.set_blocked(3, True, T0)
-    store.delete_chat(4)
+    store.unsubscribe(tg(2), T0)
+    store.set_blocked(tg(3), True, T0)
+    store.delete_chat(tg(4))
     sender = FakeSender(time)
     report = await time.run(make_broadcaster(store, sender, time).deliver(bid))
-    assert set(sender.delivered) == {1}
+    assert set(sender.delivered) == {tg(1)}
     assert report is not None and (report.sent, report.blocked, report.total) == (1, 1, 2)
 
 
@@ -326,7 +367,7 @@ async def test_nothing_is_sent_for_cancelled_missed_or_done_broadcasts(store: St
     done = new_broadcast(store)
     await time.run(broadcaster.deliver(done))
     assert await time.run(broadcaster.deliver(done)) is None
-    assert sender.delivered == Counter({1: 1})
+    assert sender.delivered == Counter({tg(1): 1})
 
 
 # -- crashes ------------------------------------------------------------------------------------
@@ -344,13 +385,13 @@ async def test_resume_after_a_crash_resends_at_most_the_in_flight_ones(
     bid = new_broadcast(store)
     time = FakeTime()
     frozen = asyncio.Event()
-    delivered: Counter[int] = Counter()
+    delivered: Counter[ChatRef] = Counter()
     in_flight_at_crash: list[int] = []
 
     class CrashingSender(FakeSender):
         frozen_workers = 0
 
-        async def send_text(self, chat_id: int, text: str) -> SendResult:
+        async def send_text(self, chat_id: ChatRef, text: str) -> SendResult:
             in_flight_at_crash.append(sending_rows(path, bid))
             delivered[chat_id] += 1  # worst case: every message that starts does arrive …
             self.calls.append(None)  # type: ignore[arg-type]
@@ -457,7 +498,8 @@ def test_property_each_chat_ends_in_one_final_state(scripts: dict[int, list[Send
                                                     workers: int) -> None:
     async def scenario(store: Store) -> tuple[DeliveryReport | None, FakeSender]:
         time = FakeTime()
-        sender = FakeSender(time, script={k: list(v) for k, v in scripts.items()}, latency=0.01)
+        sender = FakeSender(time, script={tg(k): list(v) for k, v in scripts.items()},
+                            latency=0.01)
         broadcaster = make_broadcaster(store, sender, time, workers=workers, max_attempts=3)
         return await time.run(broadcaster.deliver(new_broadcast(store))), sender
 
@@ -469,7 +511,7 @@ def test_property_each_chat_ends_in_one_final_state(scripts: dict[int, list[Send
         store.close()
     assert report is not None and report.finished and report.pending == 0
     assert all(n == 1 for n in sender.delivered.values())
-    sent = {r["chat_id"] for r in rows if r["status"] == "sent"}
+    sent = {r["chat"] for r in rows if r["status"] == "sent"}
     assert sent == set(sender.delivered)
     assert report.sent + report.failed + report.blocked == 30
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.dialogue import ACTION_NONE, TOPIC_PREFIX, Context, Dialogue
-from bot.models import MAX_MESSAGE_CHARS, ReplyKind, Verdict
+from bot.dialogue import Context, Dialogue
+from bot.models import MAX_MESSAGE_CHARS, ActionKind, ReplyKind, Verdict
 
 
 def test_answer_opens_with_verdict_and_cites_sources(dialogue: Dialogue) -> None:
@@ -38,7 +38,7 @@ def test_out_of_scope_gets_no_verdict(dialogue: Dialogue) -> None:
 
 def test_fallback_offers_topics(dialogue: Dialogue) -> None:
     reply = dialogue.fallback()
-    assert reply.buttons and all(b.intent.startswith(TOPIC_PREFIX) for b in reply.buttons)
+    assert reply.buttons and all(b.action.kind is ActionKind.TOPIC for b in reply.buttons)
     assert "Bawaslu" in reply.text
 
 
@@ -47,7 +47,7 @@ def test_clarify_offers_choices_and_none_of_these(dialogue: Dialogue) -> None:
     reply = dialogue._clarify(ranked[:3])
     assert reply.kind is ReplyKind.CLARIFY
     assert 2 <= len(reply.alternatives) <= 3
-    assert reply.buttons[-1].intent == ACTION_NONE
+    assert reply.buttons[-1].action.kind is ActionKind.NONE_OF_THESE
     assert reply.verdict is None
 
 
@@ -68,7 +68,7 @@ def test_follow_up_uses_context(dialogue: Dialogue) -> None:
 
 def test_buttons_and_topics(dialogue: Dialogue) -> None:
     menu = dialogue.topic_menu()
-    first_topic = menu.buttons[0].intent.removeprefix(TOPIC_PREFIX)
+    first_topic = menu.buttons[0].action.arg
     topic = dialogue.topic(first_topic)
     assert topic.buttons
     answer = dialogue.answer_intent(topic.buttons[0].intent)

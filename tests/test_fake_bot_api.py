@@ -9,7 +9,7 @@ import pytest
 from telegram import Bot
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 
-from bot.channels.telegram import api_urls
+from bot.channels.telegram.sender import api_urls
 from tests.fake_bot_api import (
     FakeBotApi,
     blocked_by_user,

@@ -9,19 +9,26 @@ from contextlib import asynccontextmanager
 
 import pytest
 
-from bot.broadcasts import Broadcaster
+from bot.broadcasts import Broadcaster, Notice
 from bot.config import Settings
 from bot.knowledge import KnowledgeBase
-from bot.models import Broadcast, BroadcastStatus, CalendarBroadcast, DeliveryStatus, Origin
-from bot.recurrence import Recurrence, occurrences
-from bot.scheduler import JOB_PREFIX, SYNC_JOB, Action, Notice, Scheduler, build_scheduler, decide
+from bot.models import (
+    Broadcast,
+    BroadcastStatus,
+    CalendarBroadcast,
+    Channel,
+    DeliveryStatus,
+    Origin,
+)
+from bot.scheduler import JOB_PREFIX, SYNC_JOB, Action, Scheduler, build_scheduler, decide
 from bot.scheduler import plan as plan_actions
 from bot.store import Store
-from tests.broadcast_fakes import FakeSender, FakeTime, subscribe_many
+from bot.timetable import Recurrence, occurrences
+from tests.broadcast_fakes import FakeSender, FakeTime, subscribe_many, tg, tgs
 
 GRACE = dt.timedelta(minutes=60)
 NOW = dt.datetime(2031, 3, 2, 1, 0, tzinfo=dt.UTC)  # ahead of the real clock: no job fires
-ADMINS = (900, 901)
+ADMINS = (tg(900), tg(901))
 WIB = dt.timezone(dt.timedelta(hours=7))
 
 
@@ -58,8 +65,8 @@ async def running(scheduler: Scheduler) -> AsyncIterator[Scheduler]:
 
 
 def admin_broadcast(store: Store, at: dt.datetime, notify_chat: int | None = None) -> int:
-    return store.create_broadcast("Tetap netral", at, None, 900, at - dt.timedelta(days=1),
-                                  notify_chat).id
+    return store.create_broadcast("Tetap netral", at, None, tg(900), at - dt.timedelta(days=1),
+                                  tg(notify_chat) if notify_chat else None).id
 
 
 def stored(status: BroadcastStatus, send_at: dt.datetime) -> Broadcast:
@@ -131,7 +138,7 @@ async def test_restart_catches_up_within_grace_and_reports_the_missed(
     assert store.broadcast_status(recent) is BroadcastStatus.DONE
     assert store.broadcast_status(old) is BroadcastStatus.MISSED
     assert store.broadcast_status(later) is BroadcastStatus.SCHEDULED
-    assert sorted(sender.delivered) == list(range(1, 21))
+    assert sorted(sender.delivered) == sorted(tgs(*range(1, 21)))
     missed_notice = next(n for n in notices.sent if "terlewat" in n.text)
     assert missed_notice.chat_ids == ADMINS and f"#{old}" in missed_notice.text
     again = scheduler.sync(time.now())  # nothing is reported or sent twice
@@ -145,16 +152,16 @@ async def test_restart_resumes_an_interrupted_broadcast_and_skips_chats_already_
     subscribe_many(store, range(1, 11))
     bid = admin_broadcast(store, NOW - dt.timedelta(days=1))  # long ago: resume ignores grace
     store.claim_broadcast(bid, NOW - dt.timedelta(days=1))
-    for chat in (1, 2, 3):
+    for chat in tgs(1, 2, 3):
         store.begin_delivery(bid, chat)
         store.finish_delivery(bid, chat, DeliveryStatus.SENT, NOW)
-    store.begin_delivery(bid, 4)  # in flight when the process died
+    store.begin_delivery(bid, tg(4))  # in flight when the process died
     sender = FakeSender(time)
     scheduler = make_scheduler(store, time, sender)
     report = scheduler.sync(time.now())
     await time.drive(asyncio.ensure_future(scheduler.idle()))
     assert report.resumed == (bid,)
-    assert sorted(sender.delivered) == list(range(4, 11))
+    assert sorted(sender.delivered) == sorted(tgs(*range(4, 11)))
     assert store.broadcast_status(bid) is BroadcastStatus.DONE
 
 
@@ -184,8 +191,8 @@ async def test_a_fired_job_decides_again_on_the_stored_state(store: Store,
     assert store.broadcast_status(on_time) is BroadcastStatus.DONE
     assert store.broadcast_status(too_late) is BroadcastStatus.MISSED
     assert store.broadcast_status(cancelled) is BroadcastStatus.CANCELLED
-    assert sender.delivered == {1: 1, 2: 1}
-    progress = [n for n in notices.sent if n.chat_ids == (900,)]
+    assert sender.delivered == {tg(1): 1, tg(2): 1}
+    progress = [n for n in notices.sent if n.chat_ids == (tg(900),)]
     assert progress and "selesai" in progress[-1].text and "terkirim 2" in progress[-1].text
     assert any("terlewat" in n.text and f"#{too_late}" in n.text for n in notices.sent)
 
@@ -213,7 +220,7 @@ async def test_calendar_reminders_are_generated_registered_and_reported(
         job = scheduler.jobs.get_job(f"{JOB_PREFIX}1")
         await job.func(**job.kwargs)
         await time.drive(asyncio.ensure_future(scheduler.idle()))
-    assert sorted(sender.delivered) == [1, 2, 4]
+    assert sorted(sender.delivered) == tgs(1, 2, 4)
     final = [n for n in notices.sent if "selesai" in n.text]
     assert len(final) == 1 and final[0].chat_ids == ADMINS
 
@@ -223,7 +230,7 @@ async def test_recurring_series_gets_one_job_each_and_cancel_drops_them_all(
     first = dt.datetime(2031, 3, 3, 7, 0, tzinfo=WIB)  # a Monday
     times = occurrences(first, Recurrence(7, dt.date(2031, 3, 31)))
     assert [t.astimezone(WIB).day for t in times] == [3, 10, 17, 24, 31]
-    series = store.create_broadcasts("Senin netral", times, None, 900, time.now())
+    series = store.create_broadcasts("Senin netral", times, None, tg(900), time.now())
     async with running(make_scheduler(store, time)) as scheduler:
         assert len(scheduler.job_ids()) == 5
         store.cancel_broadcast(series[2].id, time.now())
@@ -276,7 +283,7 @@ async def test_shutdown_leaves_an_interrupted_broadcast_for_the_next_start(
     again = make_scheduler(store, time, sender)
     assert again.sync(time.now()).resumed == (bid,)
     await time.drive(asyncio.ensure_future(again.idle()))
-    assert sorted(sender.delivered) == list(range(1, 101))
+    assert sorted(sender.delivered) == sorted(tgs(*range(1, 101)))
     assert set(sender.delivered.values()) == {1}
 
 
@@ -285,8 +292,9 @@ def test_build_scheduler_wires_the_settings(store: Store, kb: KnowledgeBase) -> 
                         broadcast_grace_minutes=15)
     scheduler = build_scheduler(settings, store, FakeSender(FakeTime()), lambda: kb)
     assert scheduler.grace == dt.timedelta(minutes=15)
-    assert scheduler.admin_ids == (5,)
-    assert scheduler.broadcaster.bucket.interval == pytest.approx(0.1)
+    assert scheduler.admin_ids == (tg(5),)
+    assert scheduler.broadcaster.bucket(Channel.TELEGRAM).interval == pytest.approx(0.1)
+    assert scheduler.broadcaster.bucket(Channel.WHATSAPP).interval == pytest.approx(0.05)
     assert any(p.key.startswith("cal:pilkada_2024:") for p in scheduler.calendar())
 
 

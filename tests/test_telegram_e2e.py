@@ -20,10 +20,11 @@ import httpx
 import pytest
 
 from bot import replies
-from bot.channels.telegram import build_application, webhook_options
+from bot.channels.telegram.application import build_application, webhook_options
+from bot.channels.telegram.sender import telegram_sender
 from bot.dialogue import Dialogue
 from bot.knowledge import KnowledgeBase
-from bot.models import ReplyKind
+from bot.models import Channel, ChatRef, ReplyKind
 from bot.services import build_services
 from tests.conftest import ROOT
 from tests.fake_bot_api import BOT_USERNAME, FakeBotApi, server_error
@@ -128,7 +129,7 @@ async def test_thumbs_down_is_stored_and_logged_and_the_buttons_go(bot: Harness)
     assert any(d.startswith("a:") for d in edit.button_data())
     rows = list(bot.services.store.db["feedback"].rows)
     assert [(r["chat_id"], r["intent"], r["useful"]) for r in rows] == [
-        (USER, "foto_bersama_calon", 0)]
+        (str(USER), "foto_bersama_calon", 0)]
     assert bot.services.store.recent_misses()[0]["text"] == FOTO_QUESTION
 
 
@@ -164,9 +165,9 @@ async def test_subscribe_with_a_region_then_stop(bot: Harness) -> None:
     assert prompt.button_data()[-1] == "r:all"
     edit = (await bot.press(prompt, "r:jatim"))[-1]
     assert edit.method == "editMessageText" and "Jawa Timur" in edit.text
-    state = bot.services.store.chat(USER)
+    state = bot.services.store.chat(ChatRef.telegram(USER))
     assert state is not None and state.region == "jatim" and state.subscribed
-    assert bot.services.store.subscribers("jatim") == [USER]
+    assert bot.services.store.subscribers("jatim") == [ChatRef.telegram(USER)]
     assert (await bot.command(USER, "berhenti")).text == replies.TG_UNSUBSCRIBED
     assert bot.services.store.subscribers() == []
 
@@ -194,10 +195,10 @@ async def test_hapusdata_deletes_everything_about_the_chat(bot: Harness) -> None
     done = (await bot.press(confirm, "d:y"))[-1]
     assert done.method == "editMessageText" and done.text == replies.TG_DELETED
     store = bot.services.store
-    assert store.chat(USER) is None
+    assert store.chat(ChatRef.telegram(USER)) is None
     assert store.pledge_count() == 0
     assert store.db["feedback"].count == 0
-    assert store.subscribers() == [OTHER]
+    assert store.subscribers() == [ChatRef.telegram(OTHER)]
     assert bot.app.chat_data[USER] == {}
 
 
@@ -205,7 +206,7 @@ async def test_hapusdata_can_be_cancelled(bot: Harness) -> None:
     await bot.press(await bot.command(USER, "langganan"), "r:dki")
     cancelled = (await bot.press(await bot.command(USER, "hapusdata"), "d:n"))[-1]
     assert cancelled.text == replies.TG_DELETE_CANCELLED
-    assert bot.services.store.subscribers() == [USER]
+    assert bot.services.store.subscribers() == [ChatRef.telegram(USER)]
 
 
 @pytest.mark.parametrize("kind", ["sticker", "photo", "voice", "document"])
@@ -221,15 +222,15 @@ async def test_blocked_user_stops_receiving_reminders(bot: Harness) -> None:
     since = bot.api.mark()
     await bot.processed(bot.api.member_status(USER, "kicked"))
     assert bot.services.store.subscribers() == []
-    assert bot.services.store.chat(USER).blocked
+    assert bot.services.store.chat(ChatRef.telegram(USER)).blocked
     await bot.processed(bot.api.member_status(USER, "member", old="kicked"))
-    assert bot.services.store.subscribers() == [USER]
+    assert bot.services.store.subscribers() == [ChatRef.telegram(USER)]
     assert bot.api.sent(since=since) == []
 
 
 async def test_unknown_user_who_blocks_is_not_stored(bot: Harness) -> None:
     await bot.processed(bot.api.member_status(OTHER, "kicked"))
-    assert bot.services.store.chat(OTHER) is None
+    assert bot.services.store.chat(ChatRef.telegram(OTHER)) is None
 
 
 async def test_group_answers_only_mentions_and_replies(bot: Harness) -> None:
@@ -304,8 +305,10 @@ async def test_webhook_mode_registers_and_checks_the_secret(
     settings = settings_for(
         fake_api, tmp_path / "bot.sqlite3", webhook_url="https://bot.example.org/tg/hook",
         webhook_secret="s3cret-Token_1", webhook_listen="127.0.0.1", webhook_port=port)
-    services = build_services(settings, kb, clock=ManualClock(), dialogue=dialogue)
-    app = build_application(services)
+    sender = telegram_sender(settings)
+    services = build_services(settings, kb, senders={Channel.TELEGRAM: sender},
+                              clock=ManualClock(), dialogue=dialogue)
+    app = build_application(services, sender)
     update = {"update_id": 7, "message": fake_api.text_message(USER, FOTO_QUESTION)}
     hook = f"http://127.0.0.1:{port}/tg/hook"
     try:
@@ -368,9 +371,10 @@ async def test_data_commands_and_buttons_only_work_in_private_chats(bot: Harness
         assert [(c.method, c.text) for c in calls] == [("answerCallbackQuery", notice)], data
 
     store = bot.services.store
-    assert store.chat(GROUP) is None and store.subscribers() == [USER]
+    assert store.chat(ChatRef.telegram(GROUP)) is None
+    assert store.subscribers() == [ChatRef.telegram(USER)]
     assert store.pledge_count() == pledges
-    assert [r["chat_id"] for r in store.db["feedback"].rows] == [GROUP]
+    assert [r["chat_id"] for r in store.db["feedback"].rows] == [str(GROUP)]
 
 
 def test_a_rejected_token_exits_2_and_never_shows_the_token(fake_api: FakeBotApi,

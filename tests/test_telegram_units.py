@@ -10,20 +10,20 @@ from hypothesis import strategies as st
 from telegram.error import InvalidToken, NetworkError
 
 from bot import replies
-from bot.channels.telegram import (
+from bot.channels.telegram.application import TokenRedactor
+from bot.channels.telegram.keyboards import (
     MAX_CALLBACK_BYTES,
-    MENU_COMMANDS,
-    TokenRedactor,
-    api_urls,
     callback_data,
-    choice_data,
+    decode,
+    encode,
     reply_markup,
 )
-from bot.channels.telegram_sender import TelegramSender
+from bot.channels.telegram.sender import TelegramSender, api_urls
 from bot.chunks import split_message
-from bot.dialogue import ACTION_NONE, TOPIC_PREFIX, Dialogue
+from bot.conversation import MENU_COMMANDS
+from bot.dialogue import Dialogue
 from bot.knowledge import KnowledgeBase
-from bot.models import MAX_MESSAGE_CHARS, Choice, Reply, ReplyKind
+from bot.models import MAX_MESSAGE_CHARS, Action, ActionKind, Choice, Reply, ReplyKind
 from bot.services import ALL_REGIONS
 from tests.fake_bot_api import FakeBotApi, server_error
 
@@ -40,7 +40,8 @@ def test_every_real_button_fits_in_64_bytes(kb: KnowledgeBase, dialogue: Dialogu
         markup = reply_markup(dialogue.reply_for(intent))
         data += _all_data(markup) if markup else []
     for topic in kb.topics:
-        data += _all_data(reply_markup(dialogue.topic(topic)))
+        markup = reply_markup(dialogue.topic(topic))
+        data += _all_data(markup) if markup else []  # a topic may have no intents yet
     data += _all_data(reply_markup(dialogue.topic_menu()))
     assert len(data) > len(kb.intents) * 2
     assert max(len(d.encode("utf-8")) for d in data) <= MAX_CALLBACK_BYTES
@@ -52,10 +53,24 @@ def test_callback_data_over_the_limit_is_refused() -> None:
     assert callback_data("a", "x" * 62) == "a:" + "x" * 62
 
 
-def test_core_choices_map_to_compact_data() -> None:
-    assert choice_data(Choice("Foto", "foto_bersama_calon")) == "a:foto_bersama_calon"
-    assert choice_data(Choice("Foto", TOPIC_PREFIX + "foto")) == "t:foto"
-    assert choice_data(Choice(replies.NONE_OF_THESE, ACTION_NONE)) == "n"
+def test_core_actions_map_to_compact_data_and_back() -> None:
+    assert encode(Choice("Foto", "foto_bersama_calon").action) == "a:foto_bersama_calon"
+    assert encode(Action(ActionKind.TOPIC, "foto")) == "t:foto"
+    assert encode(Action(ActionKind.NONE_OF_THESE)) == "n"
+    assert encode(Action(ActionKind.FEEDBACK_DOWN, "pose_jari")) == "f:0:pose_jari"
+    assert encode(Action(ActionKind.ADMIN_CONFIRM, "12")) == "adm:ok:12"
+    for kind in ActionKind:
+        action = Action(kind, "x_1" if encode_takes_arg(kind) else "")
+        assert decode(encode(action)) == action
+    assert decode("zz:1") is None and decode("a:") is None and decode("p:extra") is None
+
+
+def encode_takes_arg(kind: ActionKind) -> bool:
+    try:
+        encode(Action(kind))
+    except ValueError:
+        return True
+    return encode(Action(kind)) != encode(Action(kind, "x"))
 
 
 def test_answers_get_feedback_buttons_and_topics_come_in_pairs() -> None:
@@ -64,7 +79,8 @@ def test_answers_get_feedback_buttons_and_topics_come_in_pairs() -> None:
     rows = reply_markup(answer).inline_keyboard
     assert [[b.callback_data for b in row] for row in rows] == [["a:a2"], ["f:1:a1", "f:0:a1"]]
     menu = Reply(kind=ReplyKind.FALLBACK, text="x",
-                 buttons=tuple(Choice(f"T{n}", f"{TOPIC_PREFIX}t{n}") for n in range(3)))
+                 buttons=tuple(Choice(f"T{n}", Action(ActionKind.TOPIC, f"t{n}"))
+                               for n in range(3)))
     assert [len(row) for row in reply_markup(menu).inline_keyboard] == [2, 1]
     assert reply_markup(Reply(kind=ReplyKind.SMALLTALK, text="x")) is None
 

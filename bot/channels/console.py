@@ -1,22 +1,28 @@
-"""Console chat: the embedded default channel (`make run` without a Telegram token).
+"""Console chat: the embedded default channel (`make run` with no Telegram or WhatsApp set up).
 
-Same services as Telegram: questions are counted and unanswered ones logged in the same store.
+Same core as the other channels, through the same `Conversation` router: every user command
+works (`/topik`, `/jadwal`, `/langganan`, `/hapusdata` … or the words, as on WhatsApp), buttons
+are pressed by typing their number, and questions are counted and unanswered ones logged in the
+same store. The console chat is one local user, `console:local`.
 """
 
 from __future__ import annotations
 
+import asyncio
+import sys
 from collections.abc import Callable
 from typing import TextIO
 
-from bot.dialogue import TOPIC_PREFIX, Context
-from bot.models import Reply
+from bot.conversation import ChatMemory, Conversation
+from bot.models import Channel, ChatRef, Choice, Reply
 from bot.services import Services
 
-QUIT_COMMANDS = frozenset({"/keluar", "/exit", "/quit"})
+QUIT_COMMANDS = frozenset({"/keluar", "/exit", "/quit", "keluar"})
+CHAT = ChatRef(Channel.CONSOLE, "local")
 WELCOME = (
     "Tanya Netral — tanya jawab netralitas ASN di Pemilu dan Pilkada.\n"
     "Ketik pertanyaan Anda, angka untuk memilih tombol, /topik untuk menu, /ikrar untuk teks "
-    "ikrar, /keluar untuk berhenti.\n"
+    "ikrar, /bantuan untuk semua perintah, /keluar untuk berhenti.\n"
     "Ini informasi umum, bukan keputusan hukum."
 )
 GOODBYE = "Terima kasih, tetap netral! 👋"
@@ -33,36 +39,28 @@ def render(reply: Reply) -> str:
 def run_console(services: Services, read: Callable[[str], str] = input,
                 out: TextIO | None = None) -> None:
     """Run the read-answer loop until /keluar or end of input."""
-    import sys
+    asyncio.run(_chat(services, read, out or sys.stdout))
 
-    stream = out or sys.stdout
-    dialogue = services.dialogue
-    context = Context()
-    buttons: tuple = ()
+
+async def _chat(services: Services, read: Callable[[str], str], stream: TextIO) -> None:
+    conversation = Conversation(services, words=True)
+    memory = ChatMemory()
+    buttons: tuple[Choice, ...] = ()
+    shown = 0  # the number of the bot's last message (console "message ids")
     print(WELCOME, file=stream)
     while True:
         try:
-            line = read("\nAnda> ").strip()
+            line = read("\nAnda> ").strip()  # nothing else runs on this loop: blocking is fine
         except (EOFError, KeyboardInterrupt):
             break
         if line.lower() in QUIT_COMMANDS:
             break
         if line.isdecimal() and 1 <= int(line) <= len(buttons):
-            action = buttons[int(line) - 1].intent
-            if action.startswith(TOPIC_PREFIX):
-                reply = dialogue.topic(action[len(TOPIC_PREFIX):])
-            elif action in dialogue.kb.intents:
-                reply = dialogue.answer_intent(action)
-            else:
-                reply = dialogue.none_of_these()
-        elif line.lower() in ("/topik", "topik"):
-            reply = dialogue.topic_menu()
-        elif line.lower() in ("/ikrar", "ikrar"):
-            print("\n" + dialogue.pledge_text(), file=stream)
-            buttons = ()
-            continue
+            reply = conversation.press(CHAT, buttons[int(line) - 1].action, memory, str(shown))
         else:
-            reply = services.ask(line, context)
+            reply = await conversation.text(CHAT, line, memory)
+            memory.remember(str(shown + 1), line)
+        shown += 1
         buttons = reply.buttons
         print("\n" + render(reply), file=stream)
     print(GOODBYE, file=stream)

@@ -1,4 +1,4 @@
-"""Broadcast delivery over Telegram: the `Sender` of bot/broadcasts.py and the admins' notices.
+"""Broadcast delivery over Telegram: the `Sender` of bot/broadcasts.py (broadcasts and notices).
 
 Broadcasts go through their own plain `telegram.Bot`, with its own connection pool and no rate
 limiter, for two reasons:
@@ -9,8 +9,8 @@ limiter, for two reasons:
 * A broadcast of thousands of messages never holds the connections or the rate-limiter slots
   that interactive replies need: answers stay fast while a broadcast runs.
 
-Admin notices (progress, results, missed broadcasts) are few and go through the interactive bot,
-at most one a second per chat.
+Admin notices (progress, results, missed broadcasts) are few and go through this sender too,
+paced by the core's `notifier` at most one a second per chat.
 """
 
 from __future__ import annotations
@@ -18,9 +18,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import time
 import warnings
-from collections.abc import Awaitable, Callable
 
 from telegram import Bot, LinkPreviewOptions
 from telegram.error import (
@@ -35,8 +33,8 @@ from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.broadcasts import DEFAULT_WORKERS, SendResult
-from bot.chunks import split_message
-from bot.scheduler import Notice, Notify
+from bot.config import Settings
+from bot.models import ChatRef
 
 logger = logging.getLogger(__name__)
 
@@ -44,9 +42,6 @@ logger = logging.getLogger(__name__)
 POOL_SIZE = DEFAULT_WORKERS + 2
 # Bad Requests that mean the chat is gone for good: never send there again.
 UNREACHABLE = ("chat not found",)
-# Seconds between two notices to one chat: Telegram allows about one message a second per chat,
-# and a broadcast's last progress report and its result can otherwise come in the same second.
-NOTICE_GAP = 1.0
 _NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 # Start-up: tries of getMe when Telegram is briefly unreachable, the first wait between two
 # (doubled after each) in seconds. A rejected token is never retried.
@@ -61,7 +56,7 @@ class TelegramSender:
 
     Args:
         token: The bot token.
-        base_url: PTB's `base_url` (see `bot.channels.telegram.api_urls`); None =
+        base_url: PTB's `base_url` (see `api_urls`); None =
             api.telegram.org.
         base_file_url: PTB's `base_file_url`.
         pool_size: Connections to keep; at least the Broadcaster's worker count.
@@ -111,10 +106,11 @@ class TelegramSender:
         """Close the connection pool."""
         await self.bot.shutdown()
 
-    async def send_text(self, chat_id: int, text: str) -> SendResult:
-        """Send `text` to `chat_id` once; never raise for a Telegram error, never retry."""
+    async def send_text(self, chat: ChatRef, text: str) -> SendResult:
+        """Send `text` to `chat` once; never raise for a Telegram error, never retry."""
         try:
-            await self.bot.send_message(chat_id, text, link_preview_options=_NO_PREVIEW)
+            sent = await self.bot.send_message(int(chat.id), text,
+                                               link_preview_options=_NO_PREVIEW)
         except RetryAfter as exc:
             return SendResult.retry(_retry_after(exc), str(exc))
         except Forbidden as exc:  # blocked by the user, user deactivated, kicked from the group
@@ -128,7 +124,7 @@ class TelegramSender:
             return SendResult.transient(f"{kind}: {exc.message}")
         except TelegramError as exc:  # InvalidToken, ChatMigrated …: not worth retrying
             return SendResult.failed(f"{type(exc).__name__}: {exc.message}")
-        return SendResult.sent()
+        return SendResult.sent(str(sent.message_id))
 
 
 def _retry_after(exc: RetryAfter) -> float | dt.timedelta:
@@ -138,25 +134,17 @@ def _retry_after(exc: RetryAfter) -> float | dt.timedelta:
         return exc.retry_after
 
 
-def admin_notifier(bot: Bot, gap: float = NOTICE_GAP,
-                   clock: Callable[[], float] = time.monotonic,
-                   sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> Notify:
-    """Return a `Notify` that sends a notice to each of its chats through `bot`.
+def api_urls(base: str) -> tuple[str, str]:
+    """Turn TELEGRAM_BASE_URL (a Bot API server root) into PTB's `base_url` and `base_file_url`.
 
-    Messages to one chat start at least `gap` seconds apart. An admin who cannot be reached is
-    logged and skipped; the others still get the notice.
+    `http://host:8081`, `http://host:8081/` and `http://host:8081/bot` all give
+    `("http://host:8081/bot", "http://host:8081/file/bot")`; PTB appends the token.
     """
-    next_free: dict[int, float] = {}
+    root = base.strip().rstrip("/").removesuffix("/bot")
+    return f"{root}/bot", f"{root}/file/bot"
 
-    async def notify(notice: Notice) -> None:
-        for chat_id in notice.chat_ids:
-            try:
-                for part in split_message(notice.text):
-                    slot = max(clock(), next_free.get(chat_id, float("-inf")))
-                    next_free[chat_id] = slot + gap  # reserved before waiting: no race
-                    await sleep(slot - clock())
-                    await bot.send_message(chat_id, part)
-            except TelegramError as exc:
-                logger.warning("could not notify chat %s: %s", chat_id, exc)
 
-    return notify
+def telegram_sender(settings: Settings) -> TelegramSender:
+    """The broadcast sender for TELEGRAM_BOT_TOKEN (and TELEGRAM_BASE_URL, if set)."""
+    urls = api_urls(settings.telegram_base_url) if settings.telegram_base_url else (None, None)
+    return TelegramSender(settings.telegram_token or "", *urls)

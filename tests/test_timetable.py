@@ -12,8 +12,8 @@ import pytest
 
 from bot.knowledge import KnowledgeBase, load_knowledge
 from bot.models import BroadcastStatus, CalendarBroadcast, Origin
-from bot.reminders import calendar_broadcasts, zones
 from bot.store import Store
+from bot.timetable import calendar_broadcasts, zones
 from tests.conftest import KNOWLEDGE_DIR
 
 WIB, WITA, WIT = ZoneInfo("Asia/Jakarta"), ZoneInfo("Asia/Makassar"), ZoneInfo("Asia/Jayapura")

@@ -1,0 +1,383 @@
+"""Telegram handlers: thin adapters from PTB updates to the core, and the bot's menu.
+
+Each handler unpacks the update, makes one call to `Services` (or the `Conversation` router, or
+`Admin.handle`) and renders the returned `Reply` as a message with inline buttons.
+`register_handlers` lists every handler in priority order and reads as the bot's menu.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import re
+from collections.abc import Awaitable, Callable
+
+from telegram import ChatMember, InlineKeyboardMarkup, Message, MessageEntity, Update
+from telegram.constants import ChatType
+from telegram.error import Forbidden, NetworkError, TelegramError
+from telegram.ext import (
+    Application,
+    ApplicationHandlerStop,
+    CallbackQueryHandler,
+    ChatMemberHandler,
+    CommandHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot import admin as core_admin
+from bot import replies
+from bot.channels.telegram.context import BotContext, chat_of, user_of
+from bot.channels.telegram.keyboards import (
+    CB_ADMIN,
+    CB_ANSWER,
+    CB_DELETE,
+    CB_FEEDBACK,
+    CB_NONE,
+    CB_PLEDGE,
+    CB_REGION,
+    CB_TOPIC,
+    decode,
+    reply_markup,
+    without_feedback,
+)
+from bot.chunks import split_message
+from bot.conversation import (
+    CMD_BANTUAN,
+    CMD_BERHENTI,
+    CMD_HAPUSDATA,
+    CMD_IKRAR,
+    CMD_JADWAL,
+    CMD_LANGGANAN,
+    CMD_LAPOR,
+    CMD_MULAI,
+    CMD_START,
+    CMD_TENTANG,
+    CMD_TOPIK,
+    MENU_COMMANDS,
+    parse_command,
+)
+from bot.models import Action, ActionKind, ChatRef, Reply, ReplyKind
+from bot.throttle import Decision
+
+logger = logging.getLogger(__name__)
+
+_INACTIVE = frozenset({ChatMember.LEFT, ChatMember.BANNED})
+
+
+class _AddressedToBot(filters.MessageFilter):
+    """Messages that mention the bot by @username or reply to one of its messages."""
+
+    __slots__ = ()
+
+    def filter(self, message: Message) -> bool:
+        bot = message.get_bot()
+        reply = message.reply_to_message
+        if reply is not None and reply.from_user is not None and reply.from_user.id == bot.id:
+            return True
+        mention = f"@{bot.username}".lower()
+        found = {**message.parse_entities([MessageEntity.MENTION]),
+                 **message.parse_caption_entities([MessageEntity.MENTION])}
+        return any(text.lower() == mention for text in found.values())
+
+
+ADDRESSED = _AddressedToBot(name="addressed_to_bot")
+NEW_MESSAGE = filters.UpdateType.MESSAGE
+FOR_US = filters.ChatType.PRIVATE | ADDRESSED  # in groups only mentions and replies count
+QUESTION = NEW_MESSAGE & filters.TEXT & ~filters.COMMAND & FOR_US
+NON_TEXT = NEW_MESSAGE & ~filters.TEXT & ~filters.StatusUpdate.ALL & FOR_US
+COUNTED = NEW_MESSAGE & (filters.COMMAND | FOR_US)  # what the flood guard counts
+
+
+# -- sending --------------------------------------------------------------------------------
+async def _say(update: Update, text: str,
+               markup: InlineKeyboardMarkup | None = None) -> Message:
+    """Send `text` to the update's chat, split at 4,096 chars; buttons go under the last part.
+
+    Replies to a message quote it in groups (PTB's default), so the asker sees which question
+    was answered.
+    """
+    message = update.message
+    send = message.reply_text if message is not None else update.effective_chat.send_message
+    *head, last = split_message(text)
+    for part in head:
+        await send(part)
+    return await send(last, reply_markup=markup)
+
+
+async def _say_reply(update: Update, context: BotContext, reply: Reply,
+                     question: str | None = None) -> None:
+    """Send a core reply with its buttons; remember the question it answered."""
+    sent = await _say(update, reply.text, reply_markup(reply))
+    context.remember_question(sent.message_id, question)
+
+
+def _strip_mention(text: str, username: str | None) -> str:
+    if not username:
+        return text
+    return re.sub(rf"@{re.escape(username)}\b", " ", text, flags=re.IGNORECASE).strip()
+
+
+# -- private chats -------------------------------------------------------------------------
+# Subscriptions, the pledge and /hapusdata act on the data stored for a chat. In a group any
+# member could press the group's buttons, so they only work in a private chat with the bot.
+HandlerCallback = Callable[[Update, BotContext], Awaitable[None]]
+
+
+def _in_private_chat(update: Update) -> bool:
+    chat = update.effective_chat
+    return chat is not None and chat.type == ChatType.PRIVATE
+
+
+async def refuse_outside_private(update: Update, context: BotContext) -> None:
+    """Say (as a message, or a button's answer) that this only works in a private chat."""
+    notice = replies.TG_PRIVATE_ONLY.format(username=context.bot.username)
+    if update.callback_query is not None:
+        await update.callback_query.answer(notice, show_alert=True)
+    else:
+        await _say(update, notice)
+
+
+def private_chat_only(handler: HandlerCallback) -> HandlerCallback:
+    """Run `handler` in private chats only; elsewhere refuse politely and change nothing."""
+
+    @functools.wraps(handler)
+    async def guarded(update: Update, context: BotContext) -> None:
+        if _in_private_chat(update):
+            await handler(update, context)
+        else:
+            await refuse_outside_private(update, context)
+
+    return guarded
+
+
+# -- handlers: commands -------------------------------------------------------------------
+async def greet(update: Update, context: BotContext) -> None:
+    """/mulai and /start: greeting, what the bot can do, and the disclaimer."""
+    await _say(update, replies.TG_WELCOME)
+
+
+async def show_help(update: Update, context: BotContext) -> None:
+    """/bantuan: the command list."""
+    await _say(update, replies.render_help(MENU_COMMANDS, context.bot.username))
+
+
+async def show_topics(update: Update, context: BotContext) -> None:
+    """/topik: the topic menu as buttons."""
+    await _say_reply(update, context, context.services.dialogue.topic_menu())
+
+
+async def show_pledge(update: Update, context: BotContext) -> None:
+    """/ikrar: the pledge text with a "Saya berikrar" button (in groups: where to pledge)."""
+    offer = context.services.pledge_offer()
+    if not _in_private_chat(update):
+        hint = replies.TG_PLEDGE_PRIVATE_ONLY.format(username=context.bot.username)
+        await _say(update, f"{offer.text}\n\n{hint}")
+        return
+    await _say_reply(update, context, offer)
+
+
+async def show_report(update: Update, context: BotContext) -> None:
+    """/lapor: how and where to report a violation."""
+    await _say_reply(update, context, context.services.report_reply())
+
+
+async def show_schedule(update: Update, context: BotContext) -> None:
+    """/jadwal: upcoming election stages."""
+    await _say_reply(update, context, context.services.schedule_reply())
+
+
+@private_chat_only
+async def offer_subscription(update: Update, context: BotContext) -> None:
+    """/langganan: choose a province (or all of Indonesia) with buttons."""
+    await _say_reply(update, context, context.services.subscription_offer())
+
+
+@private_chat_only
+async def unsubscribe(update: Update, context: BotContext) -> None:
+    """/berhenti: stop reminders."""
+    await _say_reply(update, context, context.services.unsubscribe(chat_of(update)))
+
+
+@private_chat_only
+async def confirm_delete(update: Update, context: BotContext) -> None:
+    """/hapusdata: ask for confirmation before deleting everything stored about the chat."""
+    await _say_reply(update, context, context.services.delete_offer())
+
+
+async def show_about(update: Update, context: BotContext) -> None:
+    """/tentang: sources and the last review date."""
+    await _say_reply(update, context, context.services.about())
+
+
+async def unknown_command(update: Update, context: BotContext) -> None:
+    """Any other /command in a private chat."""
+    await _say(update, replies.TG_UNKNOWN_COMMAND)
+
+
+# -- handlers: admin -----------------------------------------------------------------------
+# Anyone may type these in a private chat: the core checks the allow-list, audits every attempt
+# and answers a refusal politely. /muatulang loads files off the event loop.
+ROUTED_ADMIN_COMMANDS = tuple(c for c in core_admin.ADMIN_COMMANDS if c != core_admin.CMD_RELOAD)
+
+
+async def run_admin_command(update: Update, context: BotContext) -> None:
+    """Any admin command but /muatulang, from anyone in a private chat: one `Admin` call."""
+    name, args = parse_command(update.message.text) or ("", "")
+    reply = context.services.admin.handle(name, args, user_of(update), context.services.clock())
+    await _say_reply(update, context, reply)
+
+
+async def reload_knowledge(update: Update, context: BotContext) -> None:
+    """/muatulang: reload the knowledge base (admins only; a broken edit keeps the old one)."""
+    await _say_reply(update, context, await context.conversation.reload_knowledge(
+        user_of(update)))
+
+
+# -- handlers: messages --------------------------------------------------------------------
+async def answer_question(update: Update, context: BotContext) -> None:
+    """Answer free text (private chats; in groups only when mentioned or replied to)."""
+    question = _strip_mention(update.message.text, context.bot.username)
+    reply = context.services.ask(question, context.memory.context)
+    await _say_reply(update, context, reply, question)
+
+
+async def ask_for_text(update: Update, context: BotContext) -> None:
+    """Stickers, photos, voice notes …: politely ask for a typed question."""
+    await _say(update, replies.TG_NON_TEXT)
+
+
+# -- handlers: buttons ---------------------------------------------------------------------
+def _pressed(update: Update) -> Action:
+    action = decode(update.callback_query.data)
+    if action is None:  # the patterns in register_handlers only let known data through
+        raise ValueError("unknown callback data")
+    return action
+
+
+def _question(update: Update, context: BotContext) -> str | None:
+    return context.question_for(update.callback_query.message.message_id)
+
+
+async def press_answer(update: Update, context: BotContext) -> None:
+    """A question, topic or "Bukan semuanya" button: reply with a new message."""
+    await update.callback_query.answer()
+    reply = context.services.press(chat_of(update), _pressed(update), _question(update, context))
+    question = _question(update, context) if reply.kind is not ReplyKind.FALLBACK else None
+    await _say_reply(update, context, reply, question)
+
+
+async def press_feedback(update: Update, context: BotContext) -> None:
+    """👍/👎 under an answer: store it, thank the user, remove the two buttons."""
+    query = update.callback_query
+    message_id = query.message.message_id
+    thanks = context.services.press(chat_of(update), _pressed(update),
+                                    _question(update, context), str(message_id))
+    await query.answer(thanks.text)
+    with contextlib.suppress(TelegramError):  # e.g. the message is too old to edit
+        await query.edit_message_reply_markup(without_feedback(query.message.reply_markup))
+
+
+@private_chat_only
+async def press_in_private(update: Update, context: BotContext) -> None:
+    """A region, pledge or /hapusdata button: it acts on the chat's own data."""
+    query = update.callback_query
+    await query.answer()
+    action = _pressed(update)
+    reply = context.services.press(chat_of(update), action)
+    if action.kind is ActionKind.PLEDGE:
+        await _say(update, reply.text)
+        return
+    if action.kind is ActionKind.DELETE_YES:
+        context.chat_data.clear()
+    await query.edit_message_text(reply.text)
+
+
+async def press_admin(update: Update, context: BotContext) -> None:
+    """A preview's confirm / discard button: take the buttons off, then say what happened."""
+    query = update.callback_query
+    reply = context.services.press(user_of(update), _pressed(update))
+    await query.answer()
+    with contextlib.suppress(TelegramError):  # a preview is answered once
+        await query.edit_message_reply_markup(None)
+    await _say_reply(update, context, reply)
+
+
+async def press_stale(update: Update, context: BotContext) -> None:
+    """A button from an older version of the bot: say so instead of leaving it spinning."""
+    await update.callback_query.answer(replies.TG_STALE_BUTTON)
+
+
+# -- handlers: housekeeping ----------------------------------------------------------------
+async def guard_flood(update: Update, context: BotContext) -> None:
+    """Stop a flooding user's updates (one polite warning), before any other handler runs."""
+    decision = context.services.check_flood(user_of(update))
+    if decision is Decision.ALLOW:
+        return
+    query = update.callback_query
+    if query is not None:
+        await query.answer(replies.TG_SLOW_DOWN if decision is Decision.WARN else None)
+    elif decision is Decision.WARN:
+        await _say(update, replies.TG_SLOW_DOWN)
+    raise ApplicationHandlerStop
+
+
+async def track_membership(update: Update, context: BotContext) -> None:
+    """my_chat_member: the user blocked/removed the bot, or started it again."""
+    member = update.my_chat_member
+    active = member.new_chat_member.status not in _INACTIVE
+    context.services.membership_changed(ChatRef.telegram(member.chat.id), active)
+
+
+async def report_error(update: object, context: BotContext) -> None:
+    """Log a failed update (no token, no user text) and apologise in the chat if there is one."""
+    error = context.error
+    if not isinstance(update, Update):
+        if isinstance(error, NetworkError):
+            logger.warning("Telegram API unreachable: %s", type(error).__name__)
+        else:
+            logger.error("error outside an update", exc_info=error)
+        return
+    logger.error("update %s failed", update.update_id, exc_info=error)
+    if update.effective_chat is None or isinstance(error, Forbidden):
+        return
+    with contextlib.suppress(TelegramError):
+        await update.effective_chat.send_message(replies.TG_ERROR)
+
+
+# -- wiring ---------------------------------------------------------------------------------
+def register_handlers(app: Application) -> None:
+    """Register every handler, in priority order: this function is the bot's menu."""
+    app.add_handler(MessageHandler(COUNTED, guard_flood), group=-1)
+    app.add_handler(CallbackQueryHandler(guard_flood), group=-1)
+
+    app.add_handler(CommandHandler([CMD_MULAI, CMD_START], greet))
+    app.add_handler(CommandHandler(CMD_BANTUAN, show_help))
+    app.add_handler(CommandHandler(CMD_TOPIK, show_topics))
+    app.add_handler(CommandHandler(CMD_IKRAR, show_pledge))
+    app.add_handler(CommandHandler(CMD_LAPOR, show_report))
+    app.add_handler(CommandHandler(CMD_JADWAL, show_schedule))
+    app.add_handler(CommandHandler(CMD_LANGGANAN, offer_subscription))
+    app.add_handler(CommandHandler(CMD_BERHENTI, unsubscribe))
+    app.add_handler(CommandHandler(CMD_HAPUSDATA, confirm_delete))
+    app.add_handler(CommandHandler(CMD_TENTANG, show_about))
+    app.add_handler(CommandHandler(ROUTED_ADMIN_COMMANDS, run_admin_command,
+                                   filters=filters.ChatType.PRIVATE))
+    app.add_handler(CommandHandler(core_admin.CMD_RELOAD, reload_knowledge,
+                                   filters=filters.ChatType.PRIVATE))
+    app.add_handler(MessageHandler(NEW_MESSAGE & filters.COMMAND & filters.ChatType.PRIVATE,
+                                   unknown_command))
+
+    app.add_handler(CallbackQueryHandler(
+        press_answer, pattern=f"^({CB_ANSWER}|{CB_TOPIC}):.|^{CB_NONE}$"))
+    app.add_handler(CallbackQueryHandler(press_feedback, pattern=f"^{CB_FEEDBACK}:[01]:."))
+    app.add_handler(CallbackQueryHandler(
+        press_in_private, pattern=f"^{CB_REGION}:.|^{CB_PLEDGE}$|^{CB_DELETE}:[yn]$"))
+    app.add_handler(CallbackQueryHandler(press_admin, pattern=f"^{CB_ADMIN}:(ok|no):."))
+    app.add_handler(CallbackQueryHandler(press_stale))
+
+    app.add_handler(ChatMemberHandler(track_membership, ChatMemberHandler.MY_CHAT_MEMBER))
+    app.add_handler(MessageHandler(QUESTION, answer_question))
+    app.add_handler(MessageHandler(NON_TEXT, ask_for_text))
+    app.add_error_handler(report_error)
