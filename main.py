@@ -88,20 +88,9 @@ def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_run(settings: Settings, _args: argparse.Namespace) -> int:
-    kb = _load_kb(settings)
-    if settings.telegram_token:
-        from bot.channels.telegram.application import run_telegram
+    from bot.channels.launcher import run
 
-        return 0 if run_telegram(settings, kb) else 2
-    from bot.channels.console import run_console
-    from bot.services import build_services
-
-    services = build_services(settings, kb)
-    try:
-        run_console(services)
-    finally:
-        services.close()
-    return 0
+    return run(settings, _load_kb(settings))
 
 
 def build_parser() -> argparse.ArgumentParser:

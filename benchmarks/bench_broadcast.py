@@ -42,14 +42,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from fake_side import call, fake_api_process, serve, typed_questions
 
-from bot.channels.telegram.application import build_application
+from bot.channels.telegram.application import build_application, serving
 from bot.channels.telegram.sender import telegram_sender
 from bot.config import Settings
 from bot.knowledge import load_knowledge
 from bot.models import BroadcastStatus, Channel, ChatRef
 from bot.services import build_services
 from tests.fake_bot_api import TOKEN, ApiRequest, FakeBotApi
-from tests.telegram_harness import polling
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN = 900
@@ -154,7 +153,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 for n in range(args.subscribers):
                     store.subscribe(ChatRef.telegram(FIRST_SUBSCRIBER + n), None, now)
             try:
-                async with polling(build_application(services, sender)):
+                async with serving(build_application(services, sender)):
                     await call(conn, "warm_up", typed_questions(kb, 20))
                     now = services.clock()
                     admin = ChatRef.telegram(ADMIN)

@@ -36,14 +36,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from fake_side import call, fake_api_process, serve, typed_questions
 
-from bot.channels.telegram.application import build_application
+from bot.channels.telegram.application import build_application, serving
 from bot.channels.telegram.sender import telegram_sender
 from bot.config import Settings
 from bot.knowledge import load_knowledge
 from bot.models import Channel
 from bot.services import build_services
 from tests.fake_bot_api import TOKEN, ApiRequest, FakeBotApi
-from tests.telegram_harness import polling
 
 ROOT = Path(__file__).resolve().parent.parent
 FIRST_USER = 10_000
@@ -99,7 +98,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             sender = telegram_sender(settings)
             services = build_services(settings, kb, senders={Channel.TELEGRAM: sender})
             try:
-                async with polling(build_application(services, sender)):
+                async with serving(build_application(services, sender)):
                     await call(conn, "burst", typed_questions(kb, 100), 50)  # warm up
                     burst = await call(conn, "burst", typed_questions(kb, args.burst), args.users)
                     steady = await call(conn, "steady",

@@ -233,10 +233,13 @@ WA_HELP = (
     "Atau langsung ketik pertanyaan Anda.\n\nℹ️ Informasi umum, bukan keputusan hukum."
 )
 WA_CHOOSE = "Pilih"            # the button that opens a list message (at most 20 characters)
-WA_MORE_QUESTIONS = "Pertanyaan terkait"
-WA_TOPICS = "Topik"
-WA_FEEDBACK = "Penilaian"
-WA_OPTIONS = "Pilihan"
+WA_OPTIONS = "Pilihan"         # the list's section title (at most 24 characters)
+WA_CHOOSE_PROMPT = "Pilih salah satu di bawah ini, atau ketik pertanyaan lain:"
+WA_MORE_CHOICES = "Pilihan lainnya ({page}/{pages}):"
+WA_NON_TEXT = (
+    "Maaf, saya hanya bisa membaca teks. 🙏 Silakan ketik pertanyaan Anda, misalnya "
+    "\"Boleh nggak PNS like postingan caleg?\""
+)
 
 
 # Private-chat-only commands and buttons in a group. TG_PRIVATE_ONLY is also a callback answer:

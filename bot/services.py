@@ -103,6 +103,16 @@ class Services:
         """A chat wrote to us: its WhatsApp 24-hour window is open from now."""
         self.store.record_inbound(chat, self.clock())
 
+    def receipt(self, chat: ChatRef, message_id: str, status: str, error: str | None = None,
+                blocked: bool = False) -> None:
+        """A delivery receipt (sent, delivered, read, failed) for a message we sent.
+
+        Receipts of broadcast messages update their delivery row; a failed one marks the
+        delivery failed (or blocked, and the chat with it, when the user cannot be reached).
+        Receipts of interactive replies match no row and are dropped.
+        """
+        self.store.record_receipt(chat, message_id, status, self.clock(), error, blocked)
+
     def press(self, chat: ChatRef, action: Action, question: str | None = None,
               message_id: str = "") -> Reply:
         """Reply to a pressed button, whatever the channel (the one router of button actions).

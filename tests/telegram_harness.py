@@ -1,7 +1,7 @@
 """Run the real Telegram Application against the fake Bot API (shared by e2e tests and benchmarks).
 
 `running_bot` builds the production Application (`build_application`) pointed at the fake server
-through `telegram_base_url`, starts long polling exactly as `run_telegram` does, and yields a
+through `telegram_base_url`, starts long polling as the launcher does (`serving`), and yields a
 `Harness`. It also adds one observer handler in a late group that records which updates finished
 processing, so a test can wait for "this update was handled" even when handling sends nothing.
 """
@@ -18,7 +18,7 @@ from pathlib import Path
 from telegram import Update
 from telegram.ext import Application, TypeHandler
 
-from bot.channels.telegram.application import ALLOWED_UPDATES, POLL_TIMEOUT, build_application
+from bot.channels.telegram.application import POLL_TIMEOUT, build_application, serving
 from bot.channels.telegram.sender import telegram_sender
 from bot.config import Settings
 from bot.dialogue import Dialogue
@@ -128,34 +128,7 @@ async def running_bot(api: FakeBotApi, kb: KnowledgeBase, settings: Settings,
     processed = _Processed()
     app.add_handler(TypeHandler(Update, processed.mark), group=OBSERVER_GROUP)
     try:
-        async with polling(app, poll_timeout):
+        async with serving(app, poll_timeout):
             yield Harness(api, app, services, clock, processed)
     finally:
         services.close()
-
-
-@asynccontextmanager
-async def polling(app: Application,
-                  poll_timeout: dt.timedelta = POLL_TIMEOUT) -> AsyncIterator[Application]:
-    """Run `app` as `run_polling` does, hooks included; then stop it in `run_polling`'s order.
-
-    Start: initialize, post_init, start, long polling. Stop: updater, application, post_stop,
-    shutdown, post_shutdown.
-    """
-    try:
-        async with app:
-            if app.post_init:  # run_polling() calls the hooks; starting by hand we must too
-                await app.post_init(app)
-            await app.start()
-            await app.updater.start_polling(timeout=poll_timeout,
-                                            allowed_updates=list(ALLOWED_UPDATES))
-            try:
-                yield app
-            finally:
-                await app.updater.stop()
-                await app.stop()
-                if app.post_stop:
-                    await app.post_stop(app)
-    finally:
-        if app.post_shutdown:
-            await app.post_shutdown(app)

@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 from telegram.error import InvalidToken, NetworkError
 
 from bot import replies
-from bot.channels.telegram.application import TokenRedactor
 from bot.channels.telegram.keyboards import (
     MAX_CALLBACK_BYTES,
     callback_data,
@@ -24,6 +23,7 @@ from bot.conversation import MENU_COMMANDS
 from bot.dialogue import Dialogue
 from bot.knowledge import KnowledgeBase
 from bot.models import MAX_MESSAGE_CHARS, Action, ActionKind, Choice, Reply, ReplyKind
+from bot.redaction import TokenRedactor
 from bot.services import ALL_REGIONS
 from tests.fake_bot_api import FakeBotApi, server_error
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -26,6 +27,7 @@ from bot.config import Settings
 from bot.conversation import MENU_COMMANDS, Conversation
 from bot.knowledge import KnowledgeBase
 from bot.models import Channel
+from bot.redaction import install_log_hygiene
 from bot.services import Services, build_services
 
 logger = logging.getLogger(__name__)
@@ -105,36 +107,6 @@ def build_application(services: Services, sender: TelegramSender,
     return app
 
 
-class TokenRedactor(logging.Filter):
-    """Replace a secret in every log record (URLs of failed requests can contain the token)."""
-
-    def __init__(self, token: str) -> None:
-        super().__init__()
-        self._token = token
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        """Redact the message, its arguments and any formatted traceback; always keep it."""
-        message = record.getMessage()
-        if self._token in message:
-            record.msg, record.args = message.replace(self._token, "<token>"), None
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text and self._token in record.exc_text:
-            record.exc_text = record.exc_text.replace(self._token, "<token>")
-        return True
-
-
-def install_log_hygiene(secrets: Iterable[str | None], handlers: Iterable[logging.Handler]) -> None:
-    """Quiet httpx/httpcore request logs and redact every secret from the given log handlers."""
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("httpcore").setLevel(logging.WARNING)
-    handlers = list(handlers)
-    for secret in secrets:
-        if secret:
-            for handler in handlers:
-                handler.addFilter(TokenRedactor(secret))
-
-
 def webhook_options(settings: Settings) -> dict[str, Any]:
     """Arguments for `run_webhook`/`Updater.start_webhook` from the settings.
 
@@ -148,6 +120,40 @@ def webhook_options(settings: Settings) -> dict[str, Any]:
         "webhook_url": settings.webhook_url, "secret_token": settings.webhook_secret,
         "allowed_updates": list(ALLOWED_UPDATES),
     }
+
+
+@asynccontextmanager
+async def serving(app: Application, poll_timeout: dt.timedelta = POLL_TIMEOUT,
+                  bootstrap_retries: int = 0) -> AsyncIterator[Application]:
+    """Run `app` on the running loop as `run_polling`/`run_webhook` do, hooks included.
+
+    For running beside another channel on one event loop (and for tests). Start: initialize,
+    post_init, start, then long polling or the webhook (WEBHOOK_URL). Stop, in `run_polling`'s
+    order: updater, application, post_stop, shutdown, post_shutdown.
+    """
+    settings: Settings = app.bot_data["services"].settings
+    try:
+        async with app:
+            if app.post_init:  # run_polling() calls the hooks; starting by hand we must too
+                await app.post_init(app)
+            await app.start()
+            if settings.webhook_url:
+                await app.updater.start_webhook(**webhook_options(settings),
+                                                bootstrap_retries=bootstrap_retries)
+            else:
+                await app.updater.start_polling(timeout=poll_timeout,
+                                                allowed_updates=list(ALLOWED_UPDATES),
+                                                bootstrap_retries=bootstrap_retries)
+            try:
+                yield app
+            finally:
+                await app.updater.stop()
+                await app.stop()
+                if app.post_stop:
+                    await app.post_stop(app)
+    finally:
+        if app.post_shutdown:
+            await app.post_shutdown(app)
 
 
 def run_telegram(settings: Settings, kb: KnowledgeBase) -> bool:
