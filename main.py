@@ -3,21 +3,24 @@
     python main.py run                 start the bot (Telegram if configured, else console chat)
     python main.py ask [--json] [Q]    answer one question, or one per stdin line
     python main.py check               validate the knowledge base
-    python main.py eval [FILE] [--kfold] [--calibrate]   measure answer quality
+    python main.py eval [FILE ...] [--kfold] [--calibrate]   measure answer quality
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import logging
 import sys
 import time
 from pathlib import Path
 
+from threadpoolctl import threadpool_limits
+
 from bot.config import ConfigError, Settings, load_settings
 from bot.dialogue import Dialogue
-from bot.knowledge import KnowledgeBase, KnowledgeError, load_knowledge
+from bot.knowledge import KnowledgeBase, KnowledgeError, load_knowledge, stale_reviews
 
 
 def _load_kb(settings: Settings) -> KnowledgeBase:
@@ -37,11 +40,13 @@ def cmd_check(settings: Settings, _args: argparse.Namespace) -> int:
     print(f"OK: {len(kb.intents)} intents, {phrasings} phrasings, {len(kb.sources)} sources, "
           f"{len(kb.topics)} topics, {len(kb.pledges)} pledge(s) "
           f"({(time.perf_counter() - started) * 1000:.0f} ms)")
+    for warning in stale_reviews(kb, dt.date.today()):  # a reminder, not a failure
+        print(f"WARN: {warning}")
     return 0
 
 
 def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
-    dialogue = Dialogue(_load_kb(settings))
+    dialogue = Dialogue(_load_kb(settings), model_cache=settings.model_cache)
     questions = [" ".join(args.question)] if args.question else (
         line.rstrip("\n") for line in sys.stdin)
     for question in questions:
@@ -58,32 +63,42 @@ def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
     from bot import evaluation
 
-    kb = _load_kb(settings)
-    dialogue = Dialogue(kb)
-    if args.kfold:
-        for line in evaluation.kfold(kb, k=args.folds).lines():
-            print(line)
-    if args.file is None:
-        return 0
-    try:
-        items = evaluation.load_labelled(Path(args.file))
-    except (OSError, evaluation.LabelError) as exc:
-        print(exc, file=sys.stderr)
+    if not args.files and not args.kfold:
+        print("eval: name one or more labelled files (YAML) and/or --kfold", file=sys.stderr)
         return 2
+    kb = _load_kb(settings)
+    dialogue = Dialogue(kb, model_cache=settings.model_cache)
+    sets = {}
+    for name in args.files:
+        try:
+            sets[name] = evaluation.load_labelled(Path(name))
+        except (OSError, evaluation.LabelError) as exc:
+            print(exc, file=sys.stderr)
+            return 2
+    held_out = (evaluation.kfold_readings(kb, k=args.folds, seed=args.seed)
+                if args.kfold or args.calibrate else [])
     if args.calibrate:
-        print("best policies (harmful, correct%, rejected%, clarify%):")
-        for policy, report in evaluation.calibrate(dialogue, items)[:8]:
-            print(f"  answer>={policy.answer_threshold:.2f} clarify>={policy.clarify_threshold:.2f}"
-                  f" margin>={policy.margin:.2f}: {report.harmful} harmful, "
-                  f"{report.correct_pct:.1f}%, {report.rejected_pct:.1f}%, "
-                  f"{report.clarify_pct:.1f}%")
-    report = evaluation.evaluate(dialogue, items)
-    misses = report.misses()
-    print(f"misses ({len(misses)}):")
-    for outcome in misses:
-        print(evaluation.format_miss(outcome))
-    for line in report.summary_lines():
-        print(line)
+        print("best policies (0 harmful first, then the mean of correct% and k-fold verdict%):")
+        for trial in evaluation.calibrate(dialogue, sets, held_out)[:8]:
+            p = trial.policy
+            figures = "  ".join(f"{Path(n).name} {r.correct_pct:.1f}%/cl {r.clarify_pct:.1f}%"
+                                for n, r in trial.reports.items())
+            print(f"  answer>={p.answer_threshold:.2f} agree>={p.agree_threshold:.2f} "
+                  f"clarify>={p.clarify_threshold:.2f} margin>={p.margin:.2f} "
+                  f"boleh-lead>={p.unsafe_boleh_margin:.2f}: {trial.harmful} harmful, "
+                  f"score {trial.score:.1f} | {figures} | k-fold verdict "
+                  f"{100 * trial.kfold.same_verdict / max(trial.kfold.total, 1):.1f}%")
+    for name, items in sets.items():
+        report = evaluation.evaluate(dialogue, items)
+        misses = report.misses()
+        print(f"== {name}\nmisses ({len(misses)}):")
+        for outcome in misses:
+            print(evaluation.format_miss(outcome))
+        for line in report.summary_lines():
+            print(line)
+    if args.kfold:
+        for line in evaluation.kfold_report(held_out).lines():
+            print(line)
     return 0
 
 
@@ -103,16 +118,21 @@ def build_parser() -> argparse.ArgumentParser:
     ask.set_defaults(func=cmd_ask)
     sub.add_parser("check", help="validate the knowledge base").set_defaults(func=cmd_check)
     ev = sub.add_parser("eval", help="evaluate answer quality")
-    ev.add_argument("file", nargs="?", help="labelled questions (YAML)")
+    ev.add_argument("files", nargs="*", metavar="FILE", help="labelled questions (YAML)")
     ev.add_argument("--kfold", action="store_true", help="k-fold over the KB's own phrasings")
     ev.add_argument("--folds", type=int, default=5)
-    ev.add_argument("--calibrate", action="store_true", help="sweep decision thresholds")
+    ev.add_argument("--seed", type=int, default=7, help="k-fold shuffle seed")
+    ev.add_argument("--calibrate", action="store_true",
+                    help="sweep decision thresholds on all FILEs together with k-fold")
     ev.set_defaults(func=cmd_eval)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # One BLAS/OpenMP thread: numpy's thread pools fight over 2 cores for no gain (the learned
+    # scorer multiplies one sparse row per question).
+    threadpool_limits(1)
     try:
         settings = load_settings()
     except ConfigError as exc:

@@ -54,6 +54,11 @@ class Settings:
     whatsapp_rate: float = 20.0
 
     @property
+    def model_cache(self) -> Path:
+        """Where the trained answer scorer is kept between runs (beside the database)."""
+        return self.db_path.parent / "models"
+
+    @property
     def whatsapp_enabled(self) -> bool:
         """Whether the WhatsApp channel is configured (its four required settings are set)."""
         return bool(self.whatsapp_phone_number_id and self.whatsapp_access_token

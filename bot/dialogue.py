@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from bot import replies
+from bot.cues import Cues
 from bot.knowledge import KnowledgeBase
 from bot.matcher import Matcher, Scored
 from bot.models import (
@@ -13,6 +16,8 @@ from bot.models import (
     Action,
     ActionKind,
     Choice,
+    Condition,
+    Facet,
     Intent,
     IntentKind,
     Reply,
@@ -21,7 +26,9 @@ from bot.models import (
 )
 from bot.timetable import format_date
 
-MAX_INPUT_CHARS = 600          # longer messages are matched on their beginning only
+MAX_INPUT_CHARS = 4000         # longer messages are read up to here (a note says so)
+FOCUS_MIN_CHARS = 160          # from this length the question sentences are ranked again
+RANK_DEPTH = 8                 # intents kept from a ranking
 FOLLOW_UP_MAX_TERMS = 4        # "pppk jg?" after a question is read together with that question
 
 
@@ -29,13 +36,14 @@ FOLLOW_UP_MAX_TERMS = 4        # "pppk jg?" after a question is read together wi
 class Policy:
     """Decision thresholds, calibrated with `main.py eval --calibrate` (see README)."""
 
-    answer_threshold: float = 0.44     # answer at or above this score …
+    answer_threshold: float = 0.62     # answer at or above this score …
     margin: float = 0.03               # … when ahead of any differently-judged intent by this
-    clarify_threshold: float = 0.28    # below this: honest fallback
+    agree_threshold: float = 0.45      # or at or above this when no close reading disagrees
+    clarify_threshold: float = 0.35    # below this: honest fallback
     clarify_window: float = 0.12       # intents this close to the top are offered as choices
-    lead_margin: float = 0.08          # a lead this large answers even below the threshold
     unsafe_boleh_margin: float = 0.18  # "boleh" must lead any stricter reading by this …
     boleh_extra: float = 0.05          # … and score this much above the answer threshold
+    focus_weight: float = 0.5          # long messages: weight of the question sentences
     max_choices: int = 3
 
 
@@ -47,14 +55,35 @@ class Context:
     last_intent: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """A message as the dialogue reads it: matching terms, cue words and the ranking."""
+
+    terms: list[str]
+    words: list[str]
+    ranked: list[Scored]
+
+    @property
+    def bare(self) -> bool:
+        """A single-word question ("kades?")."""
+        return len(set(self.terms)) == 1
+
+
 class Dialogue:
     """The core's single entry point for free text, buttons and menus."""
 
     def __init__(self, kb: KnowledgeBase, matcher: Matcher | None = None,
-                 policy: Policy | None = None) -> None:
+                 policy: Policy | None = None, model_cache: Path | None = None) -> None:
+        """`model_cache`: a folder where the matcher keeps its trained scorer between runs."""
         self.kb = kb
-        self.matcher = matcher or Matcher(kb)
+        self.matcher = matcher or Matcher(kb, model_cache=model_cache)
         self.policy = policy or Policy()
+        normalizer = kb.normalizer
+        self._concepts = Cues(kb.concepts, normalizer)
+        self._partisan = Cues(kb.partisan, normalizer)
+        self._question_types = [(t, Cues(t.cues, normalizer)) for t in kb.question_types]
+        self._conditions = {i.id: [(c, Cues(c.cues, normalizer)) for c in i.conditions]
+                            for i in kb.intents.values() if i.conditions}
 
     # -- free text ------------------------------------------------------------------------
     def answer(self, text: str, context: Context | None = None) -> Reply:
@@ -64,57 +93,77 @@ class Dialogue:
             return Reply(kind=ReplyKind.FALLBACK, text=replies.EMPTY_INPUT,
                          buttons=self._topic_buttons())
         truncated = len(text) > MAX_INPUT_CHARS
-        terms = self.matcher.query_terms(text[:MAX_INPUT_CHARS])
-        ranked = self.matcher.rank_terms(terms)
-        if not ranked:
+        text = text[:MAX_INPUT_CHARS]
+        reading = self.read(text)
+        reply = self.decide(reading)
+        if (reply.kind in (ReplyKind.FALLBACK, ReplyKind.CLARIFY) and reply.intent is None
+                and context and context.last_text
+                and len(reading.terms) <= FOLLOW_UP_MAX_TERMS
+                and all(self.matcher.knows(t) for t in reading.terms)):
+            combined = self.decide(self.read(f"{context.last_text} {text}"[:MAX_INPUT_CHARS]))
+            if combined.kind is ReplyKind.ANSWER:
+                reply = combined
+        if not reading.terms and reply.kind is not ReplyKind.ANSWER:
             # Only filler ("mau tanya dong min"), emoji or another script: invite the question.
             return Reply(kind=ReplyKind.SMALLTALK, text=replies.EMPTY_INPUT,
                          buttons=self._topic_buttons())
-        reply = self.decide(ranked, bare=len(set(terms)) == 1)
-        if (reply.kind in (ReplyKind.FALLBACK, ReplyKind.CLARIFY) and reply.intent is None
-                and context and context.last_text
-                and len(terms) <= FOLLOW_UP_MAX_TERMS
-                and all(self.matcher.knows(t) for t in terms)):
-            joined = f"{context.last_text} {text}"[:MAX_INPUT_CHARS]
-            combined = self.decide(self.matcher.rank(joined))
-            if combined.kind is ReplyKind.ANSWER:
-                reply = combined
         if context is not None and reply.kind is ReplyKind.ANSWER:
-            context.last_text, context.last_intent = text[:MAX_INPUT_CHARS], reply.intent
+            context.last_text, context.last_intent = text, reply.intent
         if truncated:
             reply = _with_text(reply, f"{replies.TOO_LONG_NOTE}\n\n{reply.text}")
         return reply
 
-    def decide(self, ranked: list[Scored], bare: bool = False) -> Reply:
-        """Choose the reply for a ranking; `bare` means the question was a single word."""
-        policy = self.policy
-        if not ranked or ranked[0].score < policy.clarify_threshold:
+    def read(self, text: str) -> Reading:
+        """Normalise and rank a message; in a long one the question sentences weigh more."""
+        terms = self.matcher.query_terms(text)
+        words = self.kb.normalizer.words(text)
+        ranked = self.matcher.rank_terms(terms, limit=RANK_DEPTH)
+        focus = _question_part(text)
+        if focus and ranked:
+            weight = self.policy.focus_weight
+            scores = {s.intent: (1 - weight) * s.score for s in ranked}
+            phrasing = {s.intent: s.phrasing for s in ranked}
+            for s in self.matcher.rank(focus, limit=RANK_DEPTH):
+                scores[s.intent] = scores.get(s.intent, 0.0) + weight * s.score
+                phrasing.setdefault(s.intent, s.phrasing)
+            ranked = sorted((Scored(i, sc, phrasing[i]) for i, sc in scores.items()),
+                            key=lambda s: -s.score)[:RANK_DEPTH]
+        return Reading(terms, words, ranked)
+
+    def decide(self, reading: Reading, policy: Policy | None = None) -> Reply:
+        """Choose the reply for a reading of a message (with another `policy`: calibration)."""
+        policy, ranked = policy or self.policy, reading.ranked
+        top = ranked[0] if ranked else None
+        intent = self.kb.intents[top.intent] if top else None
+        if intent is not None and reading.words and not self._concepts.first(reading.words):
+            # Nothing about elections or neutrality in it: no verdict, whatever matched.
+            if intent.kind is not IntentKind.ANSWER and top.score >= policy.agree_threshold:
+                return self.reply_for(intent, confidence=top.score)
+            return self.out_of_scope()
+        if top is None or intent is None or top.score < policy.clarify_threshold:
             return self.fallback()
-        top = ranked[0]
-        intent = self.kb.intents[top.intent]
-        # Only a runner-up that would say something different (another verdict) must be beaten
-        # by the margin; a near-tie between two answers with the same verdict is still answered.
-        runner_up = next((s.score for s in ranked[1:]
-                          if self.kb.intents[s.intent].verdict != intent.verdict), 0.0)
+        differs = [s for s in ranked[1:] if self.kb.intents[s.intent].verdict != intent.verdict]
+        runner_up = differs[0].score if differs else 0.0
         close = [s for s in ranked[1:] if s.score >= top.score - policy.clarify_window
                  and s.score >= policy.clarify_threshold]
-        second = ranked[1].score if len(ranked) > 1 else 0.0
-        confident = (top.score >= policy.answer_threshold and top.score - runner_up >= policy.margin
-                     ) or top.score - second >= policy.lead_margin
-        if confident and not self._unsafe_boleh(intent, ranked):
-            return self.reply_for(intent, confidence=top.score, also=close[:1])
+        disagree = [s for s in close if s in differs]
+        confident = (top.score >= policy.answer_threshold
+                     and top.score - runner_up >= policy.margin) or (
+                     top.score >= policy.agree_threshold and not disagree)
         if confident:
-            # An unsure "boleh": let the user pick between it and the nearest stricter readings.
-            stricter = [s for s in ranked[1:]
-                        if self.kb.intents[s.intent].verdict in (Verdict.DILARANG,
-                                                                 Verdict.BERSYARAT)]
-            if not stricter:
-                return self.reply_for(intent, confidence=top.score)
-            return self._clarify([top, *stricter][: policy.max_choices])
+            broken = self._broken_condition(intent, reading.words)
+            if broken is None and self._unsafe_boleh(intent, reading, policy):
+                # An unsure "boleh": let the user pick between it and the stricter readings.
+                stricter = [s for s in ranked[1:]
+                            if self.kb.intents[s.intent].verdict in _STRICT][:2]
+                if stricter:
+                    return self._clarify([top, *stricter])
+            return self.reply_for(intent, confidence=top.score, also=close[:2],
+                                  words=reading.words)
         if close:
             choices = [top, *close][: policy.max_choices]
             overview = [s for s in choices if self.kb.intents[s.intent].verdict is Verdict.INFO]
-            if bare and overview:
+            if reading.bare and overview:
                 # "kades?", "sanksi?": a bare topic word gets the overview, the rest as buttons.
                 others = [s for s in choices if s is not overview[0]]
                 return self.reply_for(self.kb.intents[overview[0].intent],
@@ -122,20 +171,36 @@ class Dialogue:
             return self._clarify(choices)
         return self.fallback()
 
-    def _unsafe_boleh(self, intent: Intent, ranked: list[Scored]) -> bool:
-        """A 'boleh' must not win narrowly over a 'dilarang' or 'bersyarat' reading."""
+    def _unsafe_boleh(self, intent: Intent, reading: Reading, policy: Policy) -> bool:
+        """A 'boleh' must score clearly, lead every stricter reading, and not be partisan."""
         if intent.verdict is not Verdict.BOLEH:
             return False
-        top = ranked[0].score
-        if top < self.policy.answer_threshold + self.policy.boleh_extra:
+        if self._partisan.first(reading.words):
             return True
-        for other in ranked[1:]:
-            if top - other.score >= self.policy.unsafe_boleh_margin:
-                break
-            verdict = self.kb.intents[other.intent].verdict
-            if verdict in (Verdict.DILARANG, Verdict.BERSYARAT):
-                return True
-        return False
+        ranked = reading.ranked
+        top = ranked[0].score
+        if top < policy.answer_threshold + policy.boleh_extra:
+            return True
+        stricter = [s.score for s in ranked[1:] if self.kb.intents[s.intent].verdict in _STRICT]
+        return bool(stricter) and top - stricter[0] < policy.unsafe_boleh_margin
+
+    def _broken_condition(self, intent: Intent, words: list[str]) -> Condition | None:
+        """The first of the intent's conditions that the question itself states as broken."""
+        for condition, cues in self._conditions.get(intent.id, ()):
+            if cues.first(words):
+                return condition
+        return None
+
+    def _question_type(self, intent: Intent, words: list[str]) -> Facet | None:
+        """The facet a "kenapa …?" / "sanksinya apa?" question about a rule asks for."""
+        if intent.verdict not in _RULES:
+            return None
+        for question_type, cues in self._question_types:
+            # Without a `why:` the rule's own explanation is the reason; other facets must exist.
+            facet = question_type.facet
+            if cues.first(words) and (facet is Facet.WHY or _facet_text(intent, facet)):
+                return facet
+        return None
 
     def _clarify(self, choices: list[Scored]) -> Reply:
         alternatives = tuple(Choice(self.kb.intents[s.intent].title, s.intent) for s in choices)
@@ -149,8 +214,12 @@ class Dialogue:
 
     # -- building replies -----------------------------------------------------------------
     def reply_for(self, intent: Intent, confidence: float = 1.0,
-                  also: list[Scored] | None = None) -> Reply:
-        """Build the reply for a known intent (free text match or a pressed button)."""
+                  also: list[Scored] | None = None, words: list[str] | None = None) -> Reply:
+        """Build the reply for a known intent (free text match or a pressed button).
+
+        With the question's `words`, a condition the question breaks makes the verdict
+        stricter, and a why/sanction/basis question is answered from that facet as `info`.
+        """
         confidence = min(confidence, 1.0)
         if intent.kind is IntentKind.SMALLTALK:
             return Reply(kind=ReplyKind.SMALLTALK, text=intent.answer, intent=intent.id,
@@ -162,9 +231,20 @@ class Dialogue:
         related = [r for r in intent.related if r in self.kb.intents]
         extra = [s.intent for s in also or [] if s.intent not in related and s.intent != intent.id]
         buttons = tuple(Choice(self.kb.intents[i].title, i) for i in [*extra, *related][:4])
+        verdict, lead = intent.verdict, None
+        broken = self._broken_condition(intent, words or [])
+        if broken is not None:
+            verdict, lead = broken.verdict, broken.text
+        facet = self._question_type(intent, words or [])
+        if facet is not None:
+            text = replies.render_facet(intent, sources, facet, _facet_text(intent, facet),
+                                        rule=verdict or Verdict.INFO, lead=lead)
+            verdict = Verdict.INFO
+        else:
+            text = replies.render_answer(intent, sources, verdict=verdict, lead=lead)
         return Reply(
-            kind=ReplyKind.ANSWER, text=replies.render_answer(intent, sources)[:MAX_MESSAGE_CHARS],
-            intent=intent.id, verdict=intent.verdict, confidence=confidence,
+            kind=ReplyKind.ANSWER, text=text[:MAX_MESSAGE_CHARS],
+            intent=intent.id, verdict=verdict, confidence=confidence,
             sources=intent.sources, buttons=buttons,
         )
 
@@ -179,6 +259,11 @@ class Dialogue:
     def fallback(self) -> Reply:
         """The honest 'I cannot answer that' reply with the topic menu."""
         return Reply(kind=ReplyKind.FALLBACK, text=replies.FALLBACK, buttons=self._topic_buttons())
+
+    def out_of_scope(self) -> Reply:
+        """The polite reply to a message that is not about elections or neutrality."""
+        return Reply(kind=ReplyKind.FALLBACK, text=replies.OUT_OF_SCOPE,
+                     buttons=self._topic_buttons())
 
     def none_of_these(self) -> Reply:
         """Reply to the 'Bukan semuanya' button of a clarification."""
@@ -219,6 +304,34 @@ class Dialogue:
     def _topic_buttons(self) -> tuple[Choice, ...]:
         return tuple(Choice(t.title, Action(ActionKind.TOPIC, t.id))
                      for t in self.kb.topics.values() if not t.hidden)
+
+
+_STRICT = (Verdict.DILARANG, Verdict.BERSYARAT)
+_RULES = (Verdict.BOLEH, Verdict.DILARANG, Verdict.BERSYARAT)
+_SENTENCE_END = re.compile(r"(?<=[.?!\n])\s+")
+_ASKING = re.compile(r"\?|\b(boleh|bolehkah|apakah|gimana|bagaimana|bisa|melanggar|aman|"
+                     r"masalah|salah|kena|dilarang|harus|wajib|gak|nggak|ga|tidak)\b", re.I)
+
+
+def _question_part(text: str) -> str | None:
+    """In a long message, the sentences that ask (greeting and background left out)."""
+    if len(text) < FOCUS_MIN_CHARS:
+        return None
+    sentences = [s for s in _SENTENCE_END.split(text.strip()) if s.strip()]
+    if len(sentences) < 2:
+        return None
+    asking = [s for s in sentences if "?" in s] or [s for s in sentences if _ASKING.search(s)]
+    if not asking or len(asking) == len(sentences):
+        return None
+    return " ".join(asking[-2:])
+
+
+def _facet_text(intent: Intent, facet: Facet) -> str | None:
+    if facet is Facet.WHY:
+        return intent.why
+    if facet is Facet.SANCTION:
+        return intent.sanction
+    return "; ".join(intent.basis) or None
 
 
 def _with_text(reply: Reply, text: str) -> Reply:

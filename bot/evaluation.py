@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -10,9 +11,9 @@ from pathlib import Path
 
 import yaml
 
-from bot.dialogue import Dialogue, Policy
+from bot.dialogue import Dialogue, Policy, Reading
 from bot.knowledge import KnowledgeBase, normalizer_for
-from bot.matcher import Matcher, Scored
+from bot.matcher import Matcher
 from bot.models import Reply, ReplyKind, Verdict
 
 OUT_OF_SCOPE = "luar"
@@ -190,12 +191,22 @@ class KFoldReport:
         return out
 
 
-def kfold(kb: KnowledgeBase, k: int = 5, seed: int = 7,
-          policy: Policy | None = None) -> KFoldReport:
-    """Hold out each fold of phrasings, index the rest, and answer the held-out ones."""
+@dataclass(frozen=True, slots=True)
+class HeldOut:
+    """One held-out phrasing, read by the dialogue of the fold that did not see it."""
+
+    dialogue: Dialogue
+    reading: Reading
+    truth: str
+    verdict: Verdict | None
+
+
+def kfold_readings(kb: KnowledgeBase, k: int = 5, seed: int = 7,
+                   policy: Policy | None = None) -> list[HeldOut]:
+    """Hold out each fold of phrasings, index (and train on) the rest, read the held-out ones."""
     pairs = [(i.id, q) for i in kb.intents.values() for q in i.questions]
     random.Random(seed).shuffle(pairs)
-    report = KFoldReport()
+    out = []
     for fold in range(k):
         held = set(range(fold, len(pairs), k))
         keep: dict[str, list[str]] = {i: [] for i in kb.intents}
@@ -208,41 +219,82 @@ def kfold(kb: KnowledgeBase, k: int = 5, seed: int = 7,
         fold_kb = replace(kb, intents=intents,
                           normalizer=normalizer_for(kb.lexicon, intents.values()))
         dialogue = Dialogue(fold_kb, Matcher(fold_kb), policy)
-        for n in held:
+        for n in sorted(held):
             truth, q = pairs[n]
-            terms = dialogue.matcher.query_terms(q)
-            ranked = dialogue.matcher.rank_terms(terms)
-            predicted = ranked[0].intent if ranked else "-"
-            reply = (dialogue.decide(ranked, bare=len(set(terms)) == 1) if ranked
-                     else dialogue.fallback())
-            expected = kb.intents[truth].verdict
-            report.total += 1
-            report.top1 += predicted == truth
-            if predicted != truth:
-                report.confusions[(truth, predicted)] += 1
-            report.same_verdict += reply.verdict == expected
-            report.clarified += reply.kind is ReplyKind.CLARIFY
-            report.harmful += expected is Verdict.DILARANG and reply.verdict is Verdict.BOLEH
+            out.append(HeldOut(dialogue, dialogue.read(q), truth, kb.intents[truth].verdict))
+    return out
+
+
+def kfold_report(held_out: Iterable[HeldOut], policy: Policy | None = None) -> KFoldReport:
+    """Decide every held-out reading (with `policy`, else each fold's own) and count."""
+    report = KFoldReport()
+    for h in held_out:
+        reply = h.dialogue.decide(h.reading, policy)
+        predicted = h.reading.ranked[0].intent if h.reading.ranked else "-"
+        report.total += 1
+        report.top1 += predicted == h.truth
+        if predicted != h.truth:
+            report.confusions[(h.truth, predicted)] += 1
+        report.same_verdict += reply.verdict == h.verdict
+        report.clarified += reply.kind is ReplyKind.CLARIFY
+        report.harmful += h.verdict is Verdict.DILARANG and reply.verdict is Verdict.BOLEH
     return report
 
 
+def kfold(kb: KnowledgeBase, k: int = 5, seed: int = 7,
+          policy: Policy | None = None) -> KFoldReport:
+    """Top-1 and reply figures for the KB's phrasings, each answered without itself."""
+    return kfold_report(kfold_readings(kb, k, seed, policy))
+
+
 # -- calibration --------------------------------------------------------------------------
-def calibrate(dialogue: Dialogue, items: Sequence[Labelled]) -> list[tuple[Policy, EvalReport]]:
-    """Sweep the decision thresholds on cached rankings; best first (0 harmful, then score)."""
-    terms = [dialogue.matcher.query_terms(i.q) for i in items]
-    ranked: list[list[Scored]] = [dialogue.matcher.rank_terms(t) for t in terms]
-    results = []
-    for answer in (0.40, 0.44, 0.48, 0.52, 0.56, 0.60):
-        for clarify in (0.28, 0.32, 0.36, 0.40):
-            if clarify > answer:
-                continue
-            for margin in (0.0, 0.02, 0.04, 0.06):
-                policy = replace(dialogue.policy, answer_threshold=answer,
-                                 clarify_threshold=clarify, margin=margin)
-                trial = Dialogue(dialogue.kb, dialogue.matcher, policy)
-                report = EvalReport([
-                    Outcome(i, trial.decide(r, bare=len(set(t)) == 1))
-                    for i, r, t in zip(items, ranked, terms, strict=True)])
-                results.append((policy, report))
-    results.sort(key=lambda pr: (pr[1].harmful, -(pr[1].correct_pct + pr[1].rejected_pct)))
-    return results
+_GRID = {
+    "answer_threshold": (0.50, 0.56, 0.62, 0.70, 0.80),
+    "agree_threshold": (0.40, 0.45, 0.50, 0.56),
+    "clarify_threshold": (0.30, 0.35, 0.40),
+    "margin": (0.0, 0.03, 0.06),
+    "unsafe_boleh_margin": (0.10, 0.18, 0.26),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Trial:
+    """One policy of the sweep with its figures on every labelled set and in k-fold."""
+
+    policy: Policy
+    reports: dict[str, EvalReport]
+    kfold: KFoldReport
+
+    @property
+    def harmful(self) -> int:
+        return self.kfold.harmful + sum(r.harmful for r in self.reports.values())
+
+    @property
+    def score(self) -> float:
+        """Mean of correct% (labelled sets) and right-verdict% (k-fold), less half the
+        clarifications: answering right matters most, asking back costs a little."""
+        labelled = [r.correct_pct - 0.5 * r.clarify_pct for r in self.reports.values()]
+        folds = 100.0 * (self.kfold.same_verdict - 0.5 * self.kfold.clarified) / max(
+            self.kfold.total, 1)
+        return sum([*labelled, folds]) / (len(labelled) + 1)
+
+
+def calibrate(dialogue: Dialogue, sets: dict[str, Sequence[Labelled]],
+              held_out: Sequence[HeldOut]) -> list[Trial]:
+    """Sweep the decision thresholds on cached readings; best first (0 harmful, then score).
+
+    Calibrated on every labelled set together with k-fold over the KB, so that no threshold
+    is fitted to one file; the readings (normalisation, ranking) are computed once.
+    """
+    readings = {name: [dialogue.read(i.q) for i in items] for name, items in sets.items()}
+    trials = []
+    for values in itertools.product(*_GRID.values()):
+        policy = replace(dialogue.policy, **dict(zip(_GRID, values, strict=True)))
+        if not policy.clarify_threshold <= policy.agree_threshold <= policy.answer_threshold:
+            continue
+        reports = {name: EvalReport([Outcome(i, dialogue.decide(r, policy))
+                                     for i, r in zip(items, readings[name], strict=True)])
+                   for name, items in sets.items()}
+        trials.append(Trial(policy, reports, kfold_report(held_out, policy)))
+    trials.sort(key=lambda t: (t.harmful, -t.score))
+    return trials

@@ -9,18 +9,30 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-from bot.models import Condition, Intent, IntentKind, Pledge, Region, Source, Topic, Verdict
+from bot.models import (
+    Condition,
+    Facet,
+    Intent,
+    IntentKind,
+    Pledge,
+    QuestionType,
+    Region,
+    Source,
+    Topic,
+    Verdict,
+)
 from bot.normalize import Lexicon, Normalizer
 from bot.timetable import Calendar, Election, ReminderRule, Stage
 
 MAX_ANSWER_CHARS = 900
+LEARNED_FILE = "learned.yaml"  # phrasings from real traffic, attached to intents by admins
 MAX_TITLE_CHARS = 60
 MAX_ID_CHARS = 40
 MIN_QUESTIONS = 5
@@ -77,6 +89,9 @@ class KnowledgeBase:
     calendar: Calendar
     lexicon: Lexicon
     normalizer: Normalizer
+    concepts: tuple[str, ...] = ()                 # scope.yaml: election/neutrality concepts
+    partisan: tuple[str, ...] = ()                 # scope.yaml: words of partisanship
+    question_types: tuple[QuestionType, ...] = ()  # question_types.yaml
 
     def intents_in_topic(self, topic_id: str) -> list[Intent]:
         """Return the answer intents of a topic, in file order."""
@@ -396,6 +411,61 @@ def _load_pledges(path: Path, root: Path, problems: list[Problem],
     return pledges
 
 
+def _load_scope(path: Path, root: Path,
+                problems: list[Problem]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The election/neutrality concepts and the partisanship cues of scope.yaml."""
+    reader = _FileReader(path, root, problems)
+    data = reader.load()
+    if reader.failed:
+        return (), ()
+    if not isinstance(data, dict):
+        reader.add(data, "", "concepts", "must be a mapping with 'concepts:' and 'partisan:'")
+        return (), ()
+    concepts = _strings(reader, data, "scope", "concepts")
+    if not concepts:
+        reader.add(data, "scope", "concepts", "at least one concept is required")
+    return concepts, _strings(reader, data, "scope", "partisan")
+
+
+def _load_question_types(path: Path, root: Path,
+                         problems: list[Problem]) -> tuple[QuestionType, ...]:
+    reader = _FileReader(path, root, problems)
+    types = []
+    for tid, item in _identified(reader, reader.load(), "question_types", "question type"):
+        try:
+            facet = Facet(item.get("facet"))
+        except ValueError:
+            reader.add(item, tid, "facet", f"must be one of {', '.join(f.value for f in Facet)}")
+            continue
+        cues = _strings(reader, item, tid, "cues")
+        if not cues:
+            reader.add(item, tid, "cues", "at least one cue phrase is required")
+        types.append(QuestionType(tid, facet, cues))
+    return tuple(types)
+
+
+def _with_learned(path: Path, root: Path, problems: list[Problem],
+                  intents: dict[str, Intent]) -> dict[str, Intent]:
+    """Add the reviewed phrasings from real traffic (learned.yaml) to their intents."""
+    if not path.is_file():
+        return intents
+    reader = _FileReader(path, root, problems)
+    data = reader.load()
+    if reader.failed or data is None or (isinstance(data, dict) and not data.get("phrasings")):
+        return intents
+    added: dict[str, list[str]] = {}
+    for item in reader.entries(data, "phrasings"):
+        iid = str(item.get("intent", ""))
+        question = _text(reader, item, iid, "q")
+        if iid not in intents:
+            reader.add(item, iid, "intent", f"unknown intent id '{iid}'")
+        elif question:
+            added.setdefault(iid, []).append(question)
+        _date(reader, item, iid, "added")
+    return {iid: replace(i, questions=(*i.questions, *added[iid])) if iid in added else i
+            for iid, i in intents.items()}
+
+
 def _load_intent(reader: _FileReader, item: dict[str, Any], topics: dict[str, Topic],
                  sources: dict[str, Source]) -> Intent | None:
     iid = str(item.get("id", ""))
@@ -519,6 +589,8 @@ def load_knowledge(root: Path) -> KnowledgeBase:
     pledges = _load_pledges(root / "pledge.yaml", root, problems, sources)
     regions = _load_regions(root / "regions.yaml", root, problems)
     calendar = _load_calendar(root / "calendar.yaml", root, problems, sources, regions)
+    concepts, partisan = _load_scope(root / "scope.yaml", root, problems)
+    question_types = _load_question_types(root / "question_types.yaml", root, problems)
 
     intents: dict[str, Intent] = {}
     files = sorted((root / "intents").glob("*.yaml"))
@@ -539,6 +611,7 @@ def load_knowledge(root: Path) -> KnowledgeBase:
             intents[intent.id] = intent
             readers[intent.id] = reader
             raw_items[intent.id] = item
+    intents = _with_learned(root / LEARNED_FILE, root, problems, intents)
 
     normalizer = normalizer_for(lexicon, intents.values())
     seen: dict[str, str] = {}
@@ -559,7 +632,149 @@ def load_knowledge(root: Path) -> KnowledgeBase:
             if owner != intent.id:
                 reader.add(item, intent.id, "questions",
                            f"phrasing {question!r} is also under intent '{owner}'")
+    _check_citations_and_lexicon(root, intents, readers, raw_items, sources, lexicon, normalizer,
+                                 problems)
     if problems:
         raise KnowledgeError(problems)
     return KnowledgeBase(intents=intents, sources=sources, topics=topics, pledges=pledges,
-                         regions=regions, calendar=calendar, lexicon=lexicon, normalizer=normalizer)
+                         regions=regions, calendar=calendar, lexicon=lexicon, normalizer=normalizer,
+                         concepts=concepts, partisan=partisan, question_types=question_types)
+
+
+# -- cross-checks: cited regulations, lexicon rewrites, review dates -------------------------
+# A regulation is named like "PP 94/2021", "UU Nomor 10 Tahun 2016", "Perbawaslu 8/2020",
+# "SKB 2022", "Putusan MK 136/PUU-XXII/2024" or "SE Mendagri 900.1.9/9095/SJ". The same
+# patterns read a source's own regulation from its `short` (else its `title`), so the mapping
+# from names to source ids is data: add a source and its name is known.
+_REG_KINDS = (
+    "UU", "PP", "Perppu", "Perpres", "PKPU", "Perbawaslu", "Peraturan BKN", "Perban",
+    "PermenPANRB", "Permendagri", "SE MenPANRB", "SE Mendagri", "SE BKN",
+)
+_REG_ALIASES = {"perban": "peraturan bkn"}
+_REG_SPELLING = {k.lower(): k for k in _REG_KINDS}
+_REG_RE = re.compile(
+    r"\b(" + "|".join(re.escape(k) for k in sorted(_REG_KINDS, key=len, reverse=True)) + r")"
+    r"\s+(?:Nomor\s+|No\.?\s+)?(\d+)(?:/|\s+Tahun\s+)(\d{4})\b", re.IGNORECASE)
+_REG_LETTER_RE = re.compile(r"\b(SE\s+\w+)\s+(?:Nomor\s+)?(\d[\d.]*/[\d.]+/[A-Z]+)\b")
+_MK_RE = re.compile(r"\bMK\s+(?:Nomor\s+)?(\d+)/PUU-([IVXL]+)/(\d{4})\b", re.IGNORECASE)
+_SKB_RE = re.compile(r"\bSKB\b(?:\s+Netralitas(?:\s+ASN)?)?\s+(\d{4})\b")
+REVIEW_MAX_AGE_MONTHS = 12
+
+
+def regulation_names(text: str) -> list[str]:
+    """The regulations `text` names, in a canonical form ("PP 94/2021", "MK 65/PUU-XXI/2023")."""
+    found: list[tuple[int, str]] = []
+    for m in _REG_RE.finditer(text):
+        kind = " ".join(m.group(1).split()).lower()
+        kind = _REG_SPELLING[_REG_ALIASES.get(kind, kind)]
+        found.append((m.start(), f"{kind} {int(m.group(2))}/{m.group(3)}"))
+    for m in _REG_LETTER_RE.finditer(text):
+        kind = " ".join(m.group(1).split())
+        kind = _REG_SPELLING.get(kind.lower(), kind)
+        found.append((m.start(), f"{kind} {m.group(2)}"))
+    for m in _MK_RE.finditer(text):
+        found.append((m.start(), f"MK {int(m.group(1))}/PUU-{m.group(2).upper()}/{m.group(3)}"))
+    for m in _SKB_RE.finditer(text):
+        found.append((m.start(), f"SKB {m.group(1)}"))
+    return [name for _, name in sorted(found)]
+
+
+def regulation_sources(sources: dict[str, Source]) -> dict[str, set[str]]:
+    """Map each regulation name to the ids of the sources that are that regulation."""
+    out: dict[str, set[str]] = {}
+    for source in sources.values():
+        if source.kind not in ("regulation", "decision"):
+            continue  # a report about a law is not the law
+        names = regulation_names(source.short) or regulation_names(source.title)
+        if names:
+            out.setdefault(names[0], set()).add(source.id)
+    return out
+
+
+def _check_citations_and_lexicon(root: Path, intents: dict[str, Intent],
+                                 readers: dict[str, _FileReader],
+                                 raw_items: dict[str, dict[str, Any]],
+                                 sources: dict[str, Source], lexicon: Lexicon,
+                                 normalizer: Normalizer, problems: list[Problem]) -> None:
+    """Every regulation named in basis/sanction is cited; lexicon rewrites keep agencies."""
+    by_name = regulation_sources(sources)
+    for intent in intents.values():
+        reader, item = readers[intent.id], raw_items[intent.id]
+        cited = set(intent.sources)
+        for field, texts in (("basis", intent.basis), ("sanction", (intent.sanction or "",))):
+            for name in dict.fromkeys(n for t in texts for n in regulation_names(t)):
+                owners = by_name.get(name)
+                if not owners:
+                    reader.add(item, intent.id, field,
+                               f"names '{name}', which no source in sources.yaml is")
+                elif not owners & cited:
+                    reader.add(item, intent.id, field,
+                               f"names '{name}': cite source {' or '.join(sorted(owners))}")
+    for reason, word in _lexicon_collisions(intents, sources, lexicon, normalizer):
+        reader = _FileReader(root / "lexicon.yaml", root, [])
+        data = reader.load()
+        replace = data.get("replace") if isinstance(data, dict) else None
+        line = reader.line(replace, word) if isinstance(replace, dict) else 0
+        problems.append(Problem(reader.name, line, "lexicon", "replace", reason))
+
+
+def agency_words(sources: dict[str, Source]) -> frozenset[str]:
+    """Names of bodies that publish sources (BKN, Bawaslu, KPU ...): outside parentheses."""
+    words: set[str] = set()
+    for source in sources.values():
+        publisher = re.sub(r"\([^)]*\)", " ", source.publisher or "")
+        words.update(w for w in re.findall(r"[a-z]+", publisher.lower()) if len(w) >= 3)
+    return frozenset(words)
+
+
+def _lexicon_collisions(intents: dict[str, Intent], sources: dict[str, Source],
+                        lexicon: Lexicon, normalizer: Normalizer) -> list[tuple[str, str]]:
+    """Replace entries that turn an agency's name, or one intent's keyword, into another sense.
+
+    1. A word that names a body publishing a source (BKN, Bawaslu, KPU ...) is never rewritten
+       into a different word ("bkn" -> "bukan" turned the agency into a negation).
+    2. A word that is a keyword of one answer intent is never rewritten into a keyword of an
+       answer intent with a different verdict ("panwascam" -> "bawaslu" sent a bersyarat
+       question about the Panwaslu kecamatan to a boleh answer about Bawaslu's accounts).
+    """
+    out: list[tuple[str, str]] = []
+    agencies = agency_words(sources)
+    answer = [i for i in intents.values() if i.verdict is not None]
+    keyword_terms = {i.id: set(normalizer.terms(" ".join(i.keywords))) for i in answer}
+    for word, target in sorted(lexicon.replace.items()):
+        if target.split() == [word]:
+            continue
+        if word in agencies:
+            out.append((f"'{word}' names a body that publishes sources; it must not become "
+                        f"'{target}'", word))
+            continue
+        terms = set(normalizer.terms(word))
+        for owner in (i for i in answer if word in i.keywords):
+            for other in answer:
+                clash = terms & keyword_terms[other.id]
+                if other.verdict is not owner.verdict and clash:
+                    out.append((f"'{word}' (keyword of {owner.id}, {owner.verdict.value}) "
+                                f"becomes '{target}', a keyword of {other.id} "
+                                f"({other.verdict.value})", word))
+                    break
+            else:
+                continue
+            break
+    return out
+
+
+def stale_reviews(kb: KnowledgeBase, today: dt.date,
+                  months: int = REVIEW_MAX_AGE_MONTHS) -> list[str]:
+    """Warnings for intents whose `reviewed:` date is missing or older than `months` months."""
+    year, month = divmod(today.year * 12 + today.month - 1 - months, 12)
+    day = min(today.day, 28 if month + 1 == 2 else 30 if month + 1 in (4, 6, 9, 11) else 31)
+    cutoff = dt.date(year, month + 1, day)
+    out = []
+    for intent in kb.intents.values():
+        if intent.reviewed is None:
+            out.append(f"{intent.file}: {intent.id}: reviewed: missing (re-check it against "
+                       "the sources and set the date)")
+        elif intent.reviewed < cutoff:
+            out.append(f"{intent.file}: {intent.id}: reviewed: {intent.reviewed.isoformat()} is "
+                       f"more than {months} months before {today.isoformat()}; re-check it")
+    return out

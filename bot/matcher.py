@@ -17,9 +17,12 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass
 from operator import itemgetter
+from pathlib import Path
 
+import numpy as np
 from rapidfuzz import fuzz, process
 
+from bot.classifier import Classifier
 from bot.knowledge import KnowledgeBase
 
 
@@ -36,6 +39,8 @@ class MatchWeights:
     term_candidates: int = 80       # phrasings kept from the distinctive-term pass
     fuzzy_cutoff: float = 30.0      # rapidfuzz similarity below this adds nothing (and is faster)
     common_share: float = 0.25      # terms in more intents than this share do not pick candidates
+    classifier: float = 0.5         # weight of the learned scorer's probability (0: lexical only)
+    classifier_candidates: int = 8  # intents the learned scorer adds to the lexical candidates
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,16 +59,20 @@ class Scored:
 class Matcher:
     """Fuzzy intent ranking over every phrasing of the knowledge base."""
 
-    def __init__(self, kb: KnowledgeBase, weights: MatchWeights | None = None) -> None:
+    def __init__(self, kb: KnowledgeBase, weights: MatchWeights | None = None,
+                 model_cache: Path | None = None) -> None:
+        """Index `kb`; `model_cache` is a folder where the trained scorer is kept on disk."""
         self.kb = kb
         self.weights = weights or MatchWeights()
         self.normalizer = kb.normalizer
         owners: list[str] = []
         strings: list[str] = []
         term_sets: list[frozenset[str]] = []
+        texts: list[str] = []  # the learned scorer's training texts, in the same order
         for intent in kb.intents.values():
             for question in intent.questions:
                 terms = self.normalizer.terms(question)
+                texts.append(" ".join(terms))
                 owners.append(intent.id)
                 strings.append(" ".join(sorted(terms)))
                 term_sets.append(frozenset(terms))
@@ -83,7 +92,6 @@ class Matcher:
                 self._term_intents[term].append(owner)
         n = len(intent_terms)
         self._idf = {t: math.log((n + 1) / (df + 0.5)) for t, df in document_frequency.items()}
-        self._unknown_idf = math.log((n + 1) / 0.5)
         self._vocabulary = sorted(self._idf)
 
         # Postings only for distinctive terms: terms shared by many intents ("asn", "boleh")
@@ -105,6 +113,10 @@ class Matcher:
             for i in kb.intents.values()
         }
         self._corrections: dict[str, str | None] = {}
+        self.classifier: Classifier | None = None
+        if self.weights.classifier > 0 and len(intent_terms) > 1:
+            self.classifier = Classifier(texts, owners, cache_dir=model_cache)
+            self._class_index = {c: n for n, c in enumerate(self.classifier.classes)}
 
     # ---------------------------------------------------------------------------------------
     def query_terms(self, text: str) -> list[str]:
@@ -134,10 +146,13 @@ class Matcher:
 
     def rank_terms(self, terms: list[str], limit: int = 5) -> list[Scored]:
         """Rank intents for already normalised question terms (see `query_terms`)."""
+        # Words the KB never uses (names, places, unknown slang) say nothing about the intent:
+        # they are left out so that they cannot dilute the words that do.
+        terms = [t for t in terms if t in self._idf]
         if not terms:
             return []
         query = " ".join(sorted(terms))
-        query_weights = {t: self._idf.get(t, self._unknown_idf) for t in set(terms)}
+        query_weights = {t: self._idf[t] for t in set(terms)}
         query_norm = math.sqrt(sum(w * w for w in query_weights.values())) or 1.0
 
         dots: dict[int, float] = defaultdict(float)
@@ -188,6 +203,21 @@ class Matcher:
             if hits:
                 score += w.keyword_bonus * (1 + 0.5 * (min(hits, 2) - 1))
             scored.append((score, owner, index))
+        if self.classifier is not None:
+            scored = self._with_classifier(terms, scored)
         scored.sort(reverse=True)
-        return [Scored(owner, score, self._strings[index])
+        return [Scored(owner, score, self._strings[index] if index >= 0 else "")
                 for score, owner, index in scored[:limit]]
+
+    def _with_classifier(self, terms: list[str],
+                         scored: list[tuple[float, str, int]]) -> list[tuple[float, str, int]]:
+        """Add the learned scorer's weighted probability to every candidate's score."""
+        assert self.classifier is not None
+        probabilities = self.classifier.probabilities(" ".join(terms))
+        classes, weight = self.classifier.classes, self.weights.classifier
+        by_owner = {owner: (score, index) for score, owner, index in scored}
+        extra = min(self.weights.classifier_candidates, len(classes))
+        for position in np.argpartition(probabilities, -extra)[-extra:]:
+            by_owner.setdefault(classes[position], (0.0, -1))
+        return [(score + weight * float(probabilities[self._class_index[owner]]), owner, index)
+                for owner, (score, index) in by_owner.items()]

@@ -83,6 +83,23 @@ class Condition:
     text: str
 
 
+class Facet(StrEnum):
+    """The part of a rule intent that answers a question type other than "may I?"."""
+
+    WHY = "why"
+    SANCTION = "sanction"
+    BASIS = "basis"
+
+
+@dataclass(frozen=True, slots=True)
+class QuestionType:
+    """A kind of question ("kenapa …?", "sanksinya apa?") answered from a rule's facet."""
+
+    id: str
+    facet: Facet
+    cues: tuple[str, ...]
+
+
 @dataclass(frozen=True, slots=True)
 class Intent:
     """One question the bot knows how to answer, with its phrasings and its answer."""

@@ -27,6 +27,19 @@ _PREFIXES = (
 )
 _MIN_STEM = 3
 
+# Input hygiene before anything else: invisible characters that split words are removed, and
+# Cyrillic and Greek letters that look like Latin ones (pasted or spoofed text) become Latin.
+# (NFKC already folds full-width and "mathematical" letters.)
+_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u180e\u200b\u200c\u200d\u200e\u200f\u2060\u2061"
+                                   "\u2062\u2063\u2064\ufeff"))
+_LATIN = re.compile(r"[a-z]")
+_LOOKALIKES = str.maketrans({
+    "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p",
+    "с": "c", "т": "t", "у": "y", "х": "x", "і": "i", "ј": "j", "ѕ": "s", "ԁ": "d", "ո": "n",
+    "α": "a", "β": "b", "ε": "e", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p", "τ": "t",
+    "υ": "u", "χ": "x", "ϲ": "c",
+})
+
 
 @dataclass(frozen=True, slots=True)
 class Lexicon:
@@ -62,7 +75,10 @@ class Normalizer:
     # -- raw tokens -------------------------------------------------------------------------
     def clean(self, text: str) -> str:
         """Lower-case, fold accents and punctuation, collapse elongations and reduplication."""
-        text = unicodedata.normalize("NFKC", text).casefold()
+        text = unicodedata.normalize("NFKC", text).casefold().translate(_INVISIBLE)
+        # Lookalikes only inside words that also have Latin letters (spoofing); a word that is
+        # all Cyrillic or Greek stays foreign.
+        text = " ".join(w.translate(_LOOKALIKES) if _LATIN.search(w) else w for w in text.split())
         text = "".join(
             ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch)
         )
@@ -104,6 +120,10 @@ class Normalizer:
         """Return the tokens used for matching (filler dropped, affixes stripped)."""
         filler = self.lexicon.filler
         return [self.stem(t) for t in self.tokens(text) if t not in filler]
+
+    def words(self, text: str) -> list[str]:
+        """Every token, filler included, with affixes stripped (for cue phrases)."""
+        return [self.stem(t) for t in self.tokens(text)]
 
     def learn_vocabulary(self, words: Iterable[str]) -> None:
         """Set the words the stemmer may reduce to (the knowledge base's own tokens)."""

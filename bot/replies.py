@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
-from bot.models import Broadcast, BroadcastStatus, Intent, Pledge, Region, Source, Verdict
+from bot.models import Broadcast, BroadcastStatus, Facet, Intent, Pledge, Region, Source, Verdict
 from bot.timetable import format_date
 
 if TYPE_CHECKING:
@@ -37,6 +37,25 @@ EMPTY_INPUT = (
     "\"Boleh nggak PNS foto bareng paslon?\""
 )
 TOO_LONG_NOTE = "(Pesan Anda panjang sekali; saya baca bagian awalnya saja.)"
+OUT_OF_SCOPE = (
+    "Maaf, pertanyaan itu di luar topik saya. Tanya Netral khusus menjawab soal netralitas ASN "
+    "(PNS dan PPPK) di Pemilu dan Pilkada: foto dan pose, media sosial, kampanye, keluarga "
+    "yang nyalon, sanksi, dan cara melapor.\n\n"
+    "Untuk urusan kepegawaian (gaji, cuti, mutasi, seleksi CPNS/PPPK) tanyakan ke BKPSDM/BKD "
+    "instansi Anda; untuk urusan pemilih (DPT, TPS) ke KPU setempat."
+)
+RULE_PREFIX = "Aturannya: "
+VERDICT_WORDS = {
+    Verdict.BOLEH: "boleh ✅",
+    Verdict.DILARANG: "dilarang ⛔",
+    Verdict.BERSYARAT: "boleh dengan syarat ⚠️",
+    Verdict.INFO: "lihat penjelasan",
+}
+FACET_LEADS = {
+    Facet.WHY: "Alasannya:",
+    Facet.SANCTION: "Sanksinya:",
+    Facet.BASIS: "Dasar aturannya:",
+}
 CAUTION_PREFIX = "⚠️ Catatan: "
 BASIS_PREFIX = "⚖️ Dasar: "
 SANCTION_PREFIX = "🔨 Sanksi: "
@@ -53,20 +72,39 @@ SCHEDULE_NONE = (
 SCHEDULE_FOOTER = "Netralitas ASN berlaku sebelum, selama, dan sesudah tahapan pemilu."
 
 
-def render_answer(intent: Intent, sources: Iterable[Source]) -> str:
-    """Render an answer: verdict first, then explanation, caution, basis, sanction, sources."""
-    label = VERDICT_LABELS[intent.verdict] if intent.verdict else "ℹ️"
-    parts = [f"{label} — {intent.title}", intent.answer]
+def render_answer(intent: Intent, sources: Iterable[Source], verdict: Verdict | None = None,
+                  lead: str | None = None) -> str:
+    """Render an answer: verdict first, then explanation, caution, basis, sanction, sources.
+
+    `verdict` overrides the intent's (a broken condition), with `lead` said first.
+    """
+    verdict = verdict or intent.verdict
+    label = VERDICT_LABELS[verdict] if verdict else "ℹ️"
+    parts = [f"{label} — {intent.title}", *([lead] if lead else []), intent.answer]
+    return "\n\n".join(parts + _details(intent, sources, sanction=True))
+
+
+def render_facet(intent: Intent, sources: Iterable[Source], facet: Facet,
+                 facet_text: str | None, rule: Verdict, lead: str | None = None) -> str:
+    """Answer a why/sanction/basis question about a rule: the facet first, the rule after."""
+    parts = [f"{VERDICT_LABELS[Verdict.INFO]} — {intent.title}",
+             *([f"{FACET_LEADS[facet]} {facet_text}"] if facet_text else []),
+             f"{RULE_PREFIX}{VERDICT_WORDS[rule]}. {lead or intent.answer}"]
+    return "\n\n".join(parts + _details(intent, sources, sanction=facet is not Facet.SANCTION))
+
+
+def _details(intent: Intent, sources: Iterable[Source], sanction: bool) -> list[str]:
+    parts = []
     if intent.caution:
         parts.append(CAUTION_PREFIX + intent.caution)
     if intent.basis:
         parts.append(BASIS_PREFIX + "; ".join(intent.basis))
-    if intent.sanction:
+    if sanction and intent.sanction:
         parts.append(SANCTION_PREFIX + intent.sanction)
     shorts = [s.short for s in sources]
     if shorts:
         parts.append(SOURCES_PREFIX + "; ".join(shorts))
-    return "\n\n".join(parts)
+    return parts
 
 
 def render_stage(election: str, stage: str, start: str, end: str) -> str:

@@ -179,7 +179,7 @@ class Services:
                 raise error
 
             return refuse
-        dialogue = Dialogue(kb)
+        dialogue = Dialogue(kb, model_cache=self.settings.model_cache)
         return lambda: self.install_knowledge(dialogue)
 
     def install_knowledge(self, dialogue: Dialogue) -> KnowledgeBase:
@@ -292,7 +292,8 @@ def build_services(settings: Settings, kb: KnowledgeBase,
     """
     clock = clock or utc_now
     store = store or Store(settings.db_path)
-    services = Services(settings=settings, dialogue=dialogue or Dialogue(kb), store=store,
+    dialogue = dialogue or Dialogue(kb, model_cache=settings.model_cache)
+    services = Services(settings=settings, dialogue=dialogue, store=store,
                         throttle=Throttle(settings.flood_limit_per_minute),
                         admin=Admin(store, settings, knowledge=lambda: services.kb),
                         clock=clock)

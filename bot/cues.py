@@ -1,0 +1,54 @@
+"""Cue phrases: short KB-defined phrases found in a question (scope, question types, conditions).
+
+A cue is matched on the question's stemmed words with filler kept ("kena apa" needs "apa",
+which matching drops), so `Normalizer.words` is used on both sides. A phrase matches when its
+words occur in order, at most `MAX_GAP` other words apart: "ngajak warga milih" matches the cue
+"ajak pilih", while "apa saya kena sanksi" does not match "kena apa".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from bot.normalize import Normalizer
+
+MAX_GAP = 2
+
+
+class Cues:
+    """A set of cue phrases compiled for one normaliser."""
+
+    def __init__(self, phrases: Iterable[str], normalizer: Normalizer) -> None:
+        self.phrases: list[tuple[str, tuple[str, ...]]] = []
+        for phrase in phrases:
+            words = tuple(normalizer.words(phrase))
+            if words:
+                self.phrases.append((phrase, words))
+
+    def __bool__(self) -> bool:
+        return bool(self.phrases)
+
+    def first(self, words: Sequence[str]) -> str | None:
+        """The first phrase (in definition order) found in `words`, or None."""
+        present = set(words)
+        for phrase, cue in self.phrases:
+            if present.issuperset(cue) and _in_order(cue, words):
+                return phrase
+        return None
+
+
+def _in_order(cue: tuple[str, ...], words: Sequence[str]) -> bool:
+    """Whether `cue` occurs in `words` in order with at most MAX_GAP words between its words."""
+    for start, word in enumerate(words):
+        if word != cue[0]:
+            continue
+        position, matched = start, 1
+        while matched < len(cue):
+            window = words[position + 1 : position + 2 + MAX_GAP]
+            if cue[matched] not in window:
+                break
+            position += 1 + window.index(cue[matched])
+            matched += 1
+        if matched == len(cue):
+            return True
+    return False

@@ -1,0 +1,228 @@
+"""The answering mechanisms, each on its own: learned scorer, policy, scope gate, question
+types, conditions, long messages and input hygiene.
+
+Most tests run on a tiny, stable intent set (tests/data/mini_intents) beside the real
+knowledge files, so that they test the mechanism, not the current state of the KB.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import replace
+
+import pytest
+
+from bot.cues import Cues
+from bot.dialogue import MAX_INPUT_CHARS, Dialogue, Policy, Reading
+from bot.knowledge import KnowledgeBase, load_knowledge
+from bot.matcher import Matcher, MatchWeights, Scored
+from bot.models import ReplyKind, Verdict
+from bot.normalize import Lexicon, Normalizer
+from bot.replies import OUT_OF_SCOPE, TOO_LONG_NOTE
+from tests.conftest import KNOWLEDGE_DIR, ROOT
+
+MINI_INTENTS = ROOT / "tests" / "data" / "mini_intents"
+
+
+@pytest.fixture(scope="module")
+def mini_kb(tmp_path_factory: pytest.TempPathFactory) -> KnowledgeBase:
+    root = tmp_path_factory.mktemp("kb") / "knowledge"
+    shutil.copytree(KNOWLEDGE_DIR, root, ignore=shutil.ignore_patterns("intents"))
+    shutil.copytree(MINI_INTENTS, root / "intents")
+    return load_knowledge(root)
+
+
+@pytest.fixture(scope="module")
+def mini(mini_kb: KnowledgeBase) -> Dialogue:
+    return Dialogue(mini_kb)
+
+
+def reading(dialogue: Dialogue, ranked: list[tuple[str, float]], text: str) -> Reading:
+    """A reading with a hand-made ranking, to test the policy on exact scores."""
+    base = dialogue.read(text)
+    return replace(base, ranked=[Scored(i, s, "") for i, s in ranked])
+
+
+# -- learned scorer ---------------------------------------------------------------------------
+def test_learned_scorer_is_part_of_every_score(mini_kb: KnowledgeBase) -> None:
+    combined = Matcher(mini_kb)
+    lexical = Matcher(mini_kb, MatchWeights(classifier=0.0))
+    assert combined.classifier is not None and lexical.classifier is None
+    question = "boleh ngelike unggahan calon bupati?"
+    probabilities = combined.classifier.probabilities(
+        " ".join(combined.query_terms(question)))
+    assert probabilities.sum() == pytest.approx(1.0, abs=1e-4)
+    top = combined.rank(question)[0]
+    lexical_score = {s.intent: s.score for s in lexical.rank(question, limit=10)}[top.intent]
+    weight = combined.weights.classifier
+    share = probabilities[combined.classifier.classes.index(top.intent)]
+    assert top.score == pytest.approx(lexical_score + weight * share, abs=1e-6)
+    assert top.intent == "like_postingan"
+
+
+def test_unknown_names_do_not_sink_a_question(dialogue: Dialogue) -> None:
+    reply = dialogue.answer("sy like story-nya pak dedi mulyadi, masalah?")
+    assert reply.kind is ReplyKind.ANSWER
+    assert reply.verdict is Verdict.DILARANG
+
+
+# -- policy -----------------------------------------------------------------------------------
+def test_close_candidates_with_the_same_verdict_are_answered(mini: Dialogue) -> None:
+    close = reading(mini, [("like_postingan", 0.50), ("komen_postingan", 0.49)],
+                    "like dan komen postingan calon")
+    reply = mini.decide(close)
+    assert reply.kind is ReplyKind.ANSWER and reply.intent == "like_postingan"
+    assert "komen_postingan" in [b.intent for b in reply.buttons]
+
+
+def test_close_candidates_that_disagree_are_a_clarification(mini: Dialogue) -> None:
+    close = reading(mini, [("jadi_kpps", 0.50), ("like_postingan", 0.48)], "kpps like calon")
+    assert mini.decide(close).kind is ReplyKind.CLARIFY
+
+
+def test_a_low_score_is_not_answered_on_its_lead_alone(mini: Dialogue) -> None:
+    policy = mini.policy
+    low = policy.clarify_threshold + (policy.agree_threshold - policy.clarify_threshold) / 2
+    alone = reading(mini, [("jadi_kpps", low)], "kpps")
+    assert mini.decide(alone).kind is not ReplyKind.ANSWER
+
+
+def test_an_unsure_boleh_becomes_a_choice(mini: Dialogue) -> None:
+    policy = mini.policy
+    top = policy.answer_threshold + policy.boleh_extra + 0.01
+    narrow = reading(mini, [("ajak_ke_tps", top), ("jadi_kpps", top - 0.05)], "ajak ke tps kpps")
+    assert mini.decide(narrow).kind is ReplyKind.CLARIFY
+    clear = reading(mini, [("ajak_ke_tps", top + 0.3), ("jadi_kpps", top - 0.3)], "ajak ke tps")
+    assert mini.decide(clear).verdict is Verdict.BOLEH
+
+
+def test_partisan_words_never_get_a_plain_boleh(mini: Dialogue) -> None:
+    policy = mini.policy
+    strong = policy.answer_threshold + 0.5
+    partisan = reading(mini, [("ajak_ke_tps", strong), ("jadi_kpps", 0.3)],
+                       "ajak warga ke tps dan mendukung calon nomor 1")
+    assert mini.decide(partisan).verdict is not Verdict.BOLEH
+
+
+@pytest.mark.parametrize("question", [
+    "boleh datang ke TPS buat nyoblos?",
+    "pns boleh ikut memilih di pilkada?",
+])
+def test_basic_safe_questions_are_answered(dialogue: Dialogue, question: str) -> None:
+    reply = dialogue.answer(question)
+    assert reply.kind is ReplyKind.ANSWER and reply.verdict is Verdict.BOLEH, reply
+
+
+# -- scope gate -------------------------------------------------------------------------------
+@pytest.mark.parametrize("question", [
+    "PNS cowok bisa cuti nemenin istri lahiran berapa lama?",
+    "tukin naik kapan ya min",
+    "jam kerja pns pas puasa jadi berapa jam?",
+])
+def test_no_election_concept_no_verdict(dialogue: Dialogue, question: str) -> None:
+    reply = dialogue.answer(question)
+    assert reply.verdict is None and reply.kind is ReplyKind.FALLBACK, reply
+
+
+def test_out_of_scope_reply_is_polite_and_says_where_to_ask(dialogue: Dialogue) -> None:
+    for question in ("berapa lama cuti besar pns, dan syaratnya apa saja?",
+                     "besok rapat koordinasi jam berapa ya"):
+        reply = dialogue.answer(question)
+        assert reply.kind is ReplyKind.FALLBACK and reply.verdict is None, question
+        assert "BKPSDM" in reply.text, question
+    assert dialogue.out_of_scope().text == OUT_OF_SCOPE
+
+
+def test_voter_administration_goes_to_kpu(dialogue: Dialogue) -> None:
+    reply = dialogue.answer("gimana cara cek nama saya udah masuk DPT apa belum?")
+    assert reply.verdict is None and reply.intent == "administrasi_pemilih"
+    assert "KPU" in reply.text
+
+
+# -- question types ---------------------------------------------------------------------------
+def test_why_question_is_answered_from_the_why_facet(mini: Dialogue) -> None:
+    reply = mini.answer("kenapa sih pns gak boleh like postingan calon?")
+    assert reply.intent == "like_postingan" and reply.verdict is Verdict.INFO
+    assert "Aturannya: dilarang" in reply.text
+    assert "tanda dukungan" in reply.text
+
+
+def test_sanction_question_is_answered_from_the_sanction_facet(mini: Dialogue) -> None:
+    reply = mini.answer("kalau pns like postingan calon sanksinya apa?")
+    assert reply.verdict is Verdict.INFO
+    assert reply.text.index("Hukuman disiplin") < reply.text.index("Aturannya")
+
+
+def test_may_i_question_keeps_the_rule_verdict(mini: Dialogue) -> None:
+    reply = mini.answer("apa saya kena sanksi kalau like postingan calon?")
+    assert reply.verdict is Verdict.DILARANG
+
+
+def test_question_types_come_from_the_kb(kb: KnowledgeBase) -> None:
+    facets = {t.facet.value for t in kb.question_types}
+    assert {"why", "sanction", "basis"} <= facets
+
+
+# -- conditions -------------------------------------------------------------------------------
+def test_a_broken_condition_makes_the_answer_stricter(mini: Dialogue) -> None:
+    kept = mini.answer("boleh gak pns jadi anggota kpps?")
+    assert kept.verdict is Verdict.BERSYARAT
+    broken = mini.answer("sy pns jadi anggota kpps, boleh gak pas bertugas ngajak pemilih "
+                         "milih calon nomor 2?")
+    assert broken.intent == "jadi_kpps" and broken.verdict is Verdict.DILARANG
+    assert broken.text.startswith("⛔ DILARANG")
+    assert "Mengarahkan pemilih" in broken.text
+
+
+def test_cue_phrases_match_in_order_with_small_gaps() -> None:
+    normalizer = Normalizer(Lexicon())
+    cues = Cues(["kena apa", "ajak pilih"], normalizer)
+    assert cues.first(normalizer.words("kalau begitu kena apa")) == "kena apa"
+    assert cues.first(normalizer.words("apa saya kena sanksi")) is None
+    assert cues.first(normalizer.words("ajak warga untuk pilih dia")) == "ajak pilih"
+    assert cues.first(normalizer.words("ajak warga kampung kami semua untuk pilih")) is None
+
+
+# -- long messages and input hygiene ---------------------------------------------------------
+def test_long_chatty_message_is_read_whole(dialogue: Dialogue) -> None:
+    background = ("Assalamualaikum min, mohon maaf mengganggu waktunya. Saya bekerja sebagai "
+                  "staf di sebuah dinas kabupaten sudah hampir sepuluh tahun, dan selama ini "
+                  "saya selalu berusaha mengikuti aturan kantor dengan baik. Di kantor kami "
+                  "banyak sekali obrolan soal kegiatan akhir pekan dan arisan keluarga. ") * 2
+    message = background + "Pertanyaan saya: boleh gak PNS like postingan caleg di instagram?"
+    assert 600 < len(message) < MAX_INPUT_CHARS
+    reply = dialogue.answer(message)
+    assert reply.verdict is Verdict.DILARANG
+    assert TOO_LONG_NOTE not in reply.text
+
+
+def test_very_long_message_says_it_was_cut(dialogue: Dialogue) -> None:
+    reply = dialogue.answer("boleh pns like postingan caleg? " + "bla " * 2000)
+    assert reply.text.startswith(TOO_LONG_NOTE)
+
+
+def test_invisible_characters_and_lookalike_letters_are_cleaned() -> None:
+    normalizer = Normalizer(Lexicon())
+    spoofed = "bo\u200bleh foto b\u0430reng p\u0430slon \ufeffＰＮＳ"
+    assert normalizer.clean(spoofed) == "boleh foto bareng paslon pns"
+
+
+def test_smalltalk_and_redirects_still_work_behind_the_gate(mini: Dialogue) -> None:
+    assert mini.answer("halo selamat pagi").kind is ReplyKind.SMALLTALK
+    redirect = mini.answer("gaji pns naik kapan")
+    assert redirect.intent == "gaji" and redirect.verdict is None
+
+
+def test_policy_thresholds_are_ordered() -> None:
+    policy = Policy()
+    assert policy.clarify_threshold <= policy.agree_threshold <= policy.answer_threshold
+
+
+def test_char_ngrams_are_scikit_learns() -> None:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from bot.classifier import char_ngrams
+
+    analyzer = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5)).build_analyzer()
+    for text in ("boleh like postingan calon", "a di ke pns", "  dua   spasi  ", "x", ""):
+        assert char_ngrams(text, 2, 5) == analyzer(text), text
