@@ -12,13 +12,19 @@ from collections.abc import Iterable, Sequence
 
 from bot.normalize import Normalizer
 
-MAX_GAP = 2
+MAX_GAP = 2  # words allowed between two words of a cue, and before it for a negation
 
 
 class Cues:
-    """A set of cue phrases compiled for one normaliser."""
+    """A set of cue phrases compiled for one normaliser.
 
-    def __init__(self, phrases: Iterable[str], normalizer: Normalizer) -> None:
+    With `negations`, a phrase right after a negation ("tanpa ngajak milih", "tidak dianggap
+    kampanye": at most `MAX_GAP` words before it) does not count.
+    """
+
+    def __init__(self, phrases: Iterable[str], normalizer: Normalizer,
+                 negations: Iterable[str] = ()) -> None:
+        self._negations = frozenset(w for n in negations for w in normalizer.words(n))
         self.phrases: list[tuple[str, tuple[str, ...]]] = []
         for phrase in phrases:
             words = tuple(normalizer.words(phrase))
@@ -32,23 +38,26 @@ class Cues:
         """The first phrase (in definition order) found in `words`, or None."""
         present = set(words)
         for phrase, cue in self.phrases:
-            if present.issuperset(cue) and _in_order(cue, words):
+            if present.issuperset(cue) and self._in_order(cue, words):
                 return phrase
         return None
 
+    def _in_order(self, cue: tuple[str, ...], words: Sequence[str]) -> bool:
+        """Whether `cue` occurs in order, at most MAX_GAP words apart, and not negated."""
+        for start, word in enumerate(words):
+            if word == cue[0] and _follows(cue, words, start) and not self._negations.intersection(
+                    words[max(0, start - MAX_GAP) : start]):
+                return True
+        return False
 
-def _in_order(cue: tuple[str, ...], words: Sequence[str]) -> bool:
-    """Whether `cue` occurs in `words` in order with at most MAX_GAP words between its words."""
-    for start, word in enumerate(words):
-        if word != cue[0]:
-            continue
-        position, matched = start, 1
-        while matched < len(cue):
-            window = words[position + 1 : position + 2 + MAX_GAP]
-            if cue[matched] not in window:
-                break
-            position += 1 + window.index(cue[matched])
-            matched += 1
-        if matched == len(cue):
-            return True
-    return False
+
+def _follows(cue: tuple[str, ...], words: Sequence[str], start: int) -> bool:
+    """Whether the rest of `cue` follows `words[start]`, each at most MAX_GAP words on."""
+    position, matched = start, 1
+    while matched < len(cue):
+        window = words[position + 1 : position + 2 + MAX_GAP]
+        if cue[matched] not in window:
+            return False
+        position += 1 + window.index(cue[matched])
+        matched += 1
+    return True

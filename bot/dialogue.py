@@ -20,6 +20,7 @@ from bot.models import (
     Facet,
     Intent,
     IntentKind,
+    QuestionType,
     Reply,
     ReplyKind,
     Verdict,
@@ -36,12 +37,12 @@ FOLLOW_UP_MAX_TERMS = 4        # "pppk jg?" after a question is read together wi
 class Policy:
     """Decision thresholds, calibrated with `main.py eval --calibrate` (see README)."""
 
-    answer_threshold: float = 0.62     # answer at or above this score …
-    margin: float = 0.03               # … when ahead of any differently-judged intent by this
-    agree_threshold: float = 0.45      # or at or above this when no close reading disagrees
-    clarify_threshold: float = 0.35    # below this: honest fallback
+    answer_threshold: float = 0.44     # answer at or above this score …
+    margin: float = 0.0                # … when ahead of any differently-judged intent by this
+    agree_threshold: float = 0.42      # or at or above this when no close reading disagrees
+    clarify_threshold: float = 0.42    # below this: honest fallback
     clarify_window: float = 0.12       # intents this close to the top are offered as choices
-    unsafe_boleh_margin: float = 0.18  # "boleh" must lead any stricter reading by this …
+    unsafe_boleh_margin: float = 0.26  # "boleh" must lead any stricter reading by this …
     boleh_extra: float = 0.05          # … and score this much above the answer threshold
     focus_weight: float = 0.5          # long messages: weight of the question sentences
     max_choices: int = 3
@@ -80,9 +81,10 @@ class Dialogue:
         self.policy = policy or Policy()
         normalizer = kb.normalizer
         self._concepts = Cues(kb.concepts, normalizer)
-        self._partisan = Cues(kb.partisan, normalizer)
+        self._partisan = Cues(kb.partisan, normalizer, kb.negations)
         self._question_types = [(t, Cues(t.cues, normalizer)) for t in kb.question_types]
-        self._conditions = {i.id: [(c, Cues(c.cues, normalizer)) for c in i.conditions]
+        self._conditions = {i.id: [(c, Cues(c.cues, normalizer, kb.negations))
+                                   for c in i.conditions]
                             for i in kb.intents.values() if i.conditions}
 
     # -- free text ------------------------------------------------------------------------
@@ -172,10 +174,14 @@ class Dialogue:
         return self.fallback()
 
     def _unsafe_boleh(self, intent: Intent, reading: Reading, policy: Policy) -> bool:
-        """A 'boleh' must score clearly, lead every stricter reading, and not be partisan."""
+        """A 'boleh' must score clearly, lead every stricter reading, not be partisan, and
+        the question must name what the permission is about (one of the intent's keywords:
+        "follow akun calon" is not the permitted "unfollow")."""
         if intent.verdict is not Verdict.BOLEH:
             return False
         if self._partisan.first(reading.words):
+            return True
+        if not self.matcher.has_keyword(intent.id, reading.terms):
             return True
         ranked = reading.ranked
         top = ranked[0].score
@@ -191,15 +197,18 @@ class Dialogue:
                 return condition
         return None
 
-    def _question_type(self, intent: Intent, words: list[str]) -> Facet | None:
-        """The facet a "kenapa …?" / "sanksinya apa?" question about a rule asks for."""
+    def _question_type(self, intent: Intent, words: list[str]) -> QuestionType | None:
+        """What a "kenapa …?" / "sanksinya apa?" / "lapornya ke mana?" question about a rule
+        asks for: a facet the rule has (a missing `why:` is read from its answer), or another
+        intent."""
         if intent.verdict not in _RULES:
             return None
         for question_type, cues in self._question_types:
-            # Without a `why:` the rule's own explanation is the reason; other facets must exist.
             facet = question_type.facet
-            if cues.first(words) and (facet is Facet.WHY or _facet_text(intent, facet)):
-                return facet
+            usable = (question_type.intent not in (None, intent.id)
+                      or facet is Facet.WHY or (facet and _facet_text(intent, facet)))
+            if usable and cues.first(words):
+                return question_type
         return None
 
     def _clarify(self, choices: list[Scored]) -> Reply:
@@ -235,7 +244,13 @@ class Dialogue:
         broken = self._broken_condition(intent, words or [])
         if broken is not None:
             verdict, lead = broken.verdict, broken.text
-        facet = self._question_type(intent, words or [])
+        asked = self._question_type(intent, words or [])
+        if asked is not None and asked.intent is not None:
+            # "…, lapornya ke mana?": the other intent answers, the rule is one tap away.
+            other = self.reply_for(self.kb.intents[asked.intent], confidence)
+            rule = Choice(intent.title, intent.id)
+            return replace(other, buttons=(rule, *[b for b in other.buttons if b != rule])[:4])
+        facet = asked.facet if asked is not None else None
         if facet is not None:
             text = replies.render_facet(intent, sources, facet, _facet_text(intent, facet),
                                         rule=verdict or Verdict.INFO, lead=lead)

@@ -249,11 +249,11 @@ def kfold(kb: KnowledgeBase, k: int = 5, seed: int = 7,
 
 # -- calibration --------------------------------------------------------------------------
 _GRID = {
-    "answer_threshold": (0.50, 0.56, 0.62, 0.70, 0.80),
-    "agree_threshold": (0.40, 0.45, 0.50, 0.56),
-    "clarify_threshold": (0.30, 0.35, 0.40),
-    "margin": (0.0, 0.03, 0.06),
-    "unsafe_boleh_margin": (0.10, 0.18, 0.26),
+    "answer_threshold": (0.44, 0.50, 0.56, 0.62),
+    "agree_threshold": (0.34, 0.38, 0.42, 0.46),
+    "clarify_threshold": (0.30, 0.34, 0.38, 0.42),
+    "margin": (0.0, 0.03),
+    "unsafe_boleh_margin": (0.18, 0.26, 0.34),
 }
 
 

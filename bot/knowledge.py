@@ -91,6 +91,7 @@ class KnowledgeBase:
     normalizer: Normalizer
     concepts: tuple[str, ...] = ()                 # scope.yaml: election/neutrality concepts
     partisan: tuple[str, ...] = ()                 # scope.yaml: words of partisanship
+    negations: tuple[str, ...] = ()                # scope.yaml: words that void a cue after them
     question_types: tuple[QuestionType, ...] = ()  # question_types.yaml
 
     def intents_in_topic(self, topic_id: str) -> list[Intent]:
@@ -411,36 +412,43 @@ def _load_pledges(path: Path, root: Path, problems: list[Problem],
     return pledges
 
 
-def _load_scope(path: Path, root: Path,
-                problems: list[Problem]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The election/neutrality concepts and the partisanship cues of scope.yaml."""
+def _load_scope(path: Path, root: Path, problems: list[Problem]) -> dict[str, tuple[str, ...]]:
+    """The concepts, partisanship cues and negations of scope.yaml, by key."""
     reader = _FileReader(path, root, problems)
     data = reader.load()
+    keys = ("concepts", "partisan", "negations")
     if reader.failed:
-        return (), ()
+        return dict.fromkeys(keys, ())
     if not isinstance(data, dict):
-        reader.add(data, "", "concepts", "must be a mapping with 'concepts:' and 'partisan:'")
-        return (), ()
-    concepts = _strings(reader, data, "scope", "concepts")
-    if not concepts:
+        reader.add(data, "", "concepts", f"must be a mapping with {', '.join(keys)}")
+        return dict.fromkeys(keys, ())
+    for key in sorted(set(data) - set(keys)):
+        reader.add(data, "scope", key, "unknown key")
+    scope = {key: _strings(reader, data, "scope", key) for key in keys}
+    if not scope["concepts"]:
         reader.add(data, "scope", "concepts", "at least one concept is required")
-    return concepts, _strings(reader, data, "scope", "partisan")
+    return scope
 
 
-def _load_question_types(path: Path, root: Path,
-                         problems: list[Problem]) -> tuple[QuestionType, ...]:
+def _load_question_types(path: Path, root: Path, problems: list[Problem],
+                         readers: dict[str, tuple[_FileReader, Any]]) -> tuple[QuestionType, ...]:
+    """The question types; `readers` receives where each is, to check `intent` ids later."""
     reader = _FileReader(path, root, problems)
     types = []
     for tid, item in _identified(reader, reader.load(), "question_types", "question type"):
-        try:
-            facet = Facet(item.get("facet"))
-        except ValueError:
+        facet, target = item.get("facet"), item.get("intent")
+        if (facet is None) == (target is None):
+            reader.add(item, tid, "facet", "give either facet (why, sanction, basis) or intent")
+            continue
+        if facet is not None and facet not in {f.value for f in Facet}:
             reader.add(item, tid, "facet", f"must be one of {', '.join(f.value for f in Facet)}")
             continue
         cues = _strings(reader, item, tid, "cues")
         if not cues:
             reader.add(item, tid, "cues", "at least one cue phrase is required")
-        types.append(QuestionType(tid, facet, cues))
+        types.append(QuestionType(tid, cues, Facet(facet) if facet else None,
+                                  str(target) if target else None))
+        readers[tid] = (reader, item)
     return tuple(types)
 
 
@@ -589,8 +597,10 @@ def load_knowledge(root: Path) -> KnowledgeBase:
     pledges = _load_pledges(root / "pledge.yaml", root, problems, sources)
     regions = _load_regions(root / "regions.yaml", root, problems)
     calendar = _load_calendar(root / "calendar.yaml", root, problems, sources, regions)
-    concepts, partisan = _load_scope(root / "scope.yaml", root, problems)
-    question_types = _load_question_types(root / "question_types.yaml", root, problems)
+    scope = _load_scope(root / "scope.yaml", root, problems)
+    type_places: dict[str, tuple[_FileReader, Any]] = {}
+    question_types = _load_question_types(root / "question_types.yaml", root, problems,
+                                          type_places)
 
     intents: dict[str, Intent] = {}
     files = sorted((root / "intents").glob("*.yaml"))
@@ -612,6 +622,11 @@ def load_knowledge(root: Path) -> KnowledgeBase:
             readers[intent.id] = reader
             raw_items[intent.id] = item
     intents = _with_learned(root / LEARNED_FILE, root, problems, intents)
+    for question_type in question_types:
+        if question_type.intent is not None and question_type.intent not in intents:
+            reader, item = type_places[question_type.id]
+            reader.add(item, question_type.id, "intent",
+                       f"unknown intent id '{question_type.intent}'")
 
     normalizer = normalizer_for(lexicon, intents.values())
     seen: dict[str, str] = {}
@@ -638,7 +653,7 @@ def load_knowledge(root: Path) -> KnowledgeBase:
         raise KnowledgeError(problems)
     return KnowledgeBase(intents=intents, sources=sources, topics=topics, pledges=pledges,
                          regions=regions, calendar=calendar, lexicon=lexicon, normalizer=normalizer,
-                         concepts=concepts, partisan=partisan, question_types=question_types)
+                         question_types=question_types, **scope)
 
 
 # -- cross-checks: cited regulations, lexicon rewrites, review dates -------------------------

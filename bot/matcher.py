@@ -39,7 +39,7 @@ class MatchWeights:
     term_candidates: int = 80       # phrasings kept from the distinctive-term pass
     fuzzy_cutoff: float = 30.0      # rapidfuzz similarity below this adds nothing (and is faster)
     common_share: float = 0.25      # terms in more intents than this share do not pick candidates
-    classifier: float = 0.5         # weight of the learned scorer's probability (0: lexical only)
+    classifier: float = 0.8         # weight of the learned scorer's probability (0: lexical only)
     classifier_candidates: int = 8  # intents the learned scorer adds to the lexical candidates
 
 
@@ -135,6 +135,11 @@ class Matcher:
                 self._corrections.clear()
             self._corrections[term] = match[0] if match else None
         return self._corrections[term] or term
+
+    def has_keyword(self, intent_id: str, terms: list[str]) -> bool:
+        """Whether the terms contain one of the intent's keywords (or it has none)."""
+        keywords = self._keywords.get(intent_id)
+        return not keywords or not keywords.isdisjoint(terms)
 
     def knows(self, term: str) -> bool:
         """Whether a (normalised) term occurs in the knowledge base's phrasings."""

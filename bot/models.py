@@ -93,11 +93,13 @@ class Facet(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class QuestionType:
-    """A kind of question ("kenapa …?", "sanksinya apa?") answered from a rule's facet."""
+    """A kind of question about a rule ("kenapa …?", "sanksinya apa?", "lapornya ke mana?"),
+    answered from the rule's `facet`, or by another intent (`intent`, e.g. how to report)."""
 
     id: str
-    facet: Facet
     cues: tuple[str, ...]
+    facet: Facet | None = None
+    intent: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
