@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import multiprocessing
 import statistics
 import sys
 import tempfile
@@ -32,7 +31,11 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from fake_side import call, fake_api_process, serve
+
+from bot import replies
 from bot.broadcasts import utc_now
 from bot.knowledge import load_knowledge
 from bot.models import ChatRef
@@ -59,8 +62,12 @@ def _closed_loop(api: FakeGraphApi, url: str, users: int, per_user: int) -> dict
             since = api.mark()
             started = time.perf_counter()
             webhook.post(webhook.text(wa_id, QUESTIONS[(n + k) % len(QUESTIONS)]))
-            first = api.wait_for_reply(wa_id, since, timeout=30)
+            # The answer's first message (a long answer's choices follow as a second one).
+            first = api.wait_for(lambda r, to=wa_id: r.ok and r.to == to
+                                 and r.text != replies.WA_CHOOSE_PROMPT, 30, since)
             latencies.append(first.at - started)
+            api.wait_for(lambda r, to=wa_id: r.ok and r.to == to and r.type == "interactive",
+                         30, since)  # the whole answer is out before the next question
 
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=users) as pool:
@@ -74,32 +81,20 @@ def _closed_loop(api: FakeGraphApi, url: str, users: int, per_user: int) -> dict
 
 
 def _broadcast_pace(api: FakeGraphApi, count: int) -> dict[str, float]:
-    sends = api.wait_for_count(lambda r: r.template is not None, count, timeout=600)
+    sends = api.wait_for_count(lambda r: r.ok and r.template is not None, count, timeout=600)
     ok = [r for r in sends if r.ok]
     limited = sum(1 for r in api.requests() if r.status == 400 and r.template is not None)
     return {"sent": len(ok), "first": ok[0].at, "last": ok[-1].at, "rate_limited": limited}
 
 
-def serve(conn: Connection) -> None:
-    """The fake Graph API and the load generator; run commands sent over the pipe."""
-    with FakeGraphApi() as api:
-        conn.send(api.url)
-        while True:
-            command, args = conn.recv()
-            if command == "stop":
-                return
-            if command == "questions":
-                conn.send(_closed_loop(api, *args))
-            elif command == "rate_limit":
-                api.rate_limit(*args)
-                conn.send(None)
-            elif command == "broadcast":
-                conn.send(_broadcast_pace(api, *args))
+def _rate_limit(api: FakeGraphApi, per_second: int, pair: tuple[int, float] | None) -> None:
+    api.rate_limit(per_second, pair)
 
 
-async def _call(conn: Connection, command: str, *args: object) -> Any:
-    conn.send((command, args))
-    return await asyncio.to_thread(conn.recv)
+def side(conn: Connection) -> None:
+    """The second process: the fake Graph API and the load generator."""
+    serve(conn, {"questions": _closed_loop, "rate_limit": _rate_limit,
+                 "broadcast": _broadcast_pace}, FakeGraphApi)
 
 
 # -- the bot's side -----------------------------------------------------------------------------
@@ -112,19 +107,14 @@ class _RemoteGraph:
 
 async def main(args: argparse.Namespace) -> None:
     kb = load_knowledge(ROOT / "knowledge")
-    context = multiprocessing.get_context("spawn")
-    conn, child = context.Pipe()
-    side = context.Process(target=serve, args=(child,), daemon=True)
-    side.start()
-    url = await asyncio.to_thread(conn.recv)
-    graph: Any = _RemoteGraph(url)
-    try:
+    async with fake_api_process(side) as (conn, url):
+        graph: Any = _RemoteGraph(url)
         with tempfile.TemporaryDirectory() as tmp:
             settings = whatsapp_settings(graph, Path(tmp) / "bench.sqlite3",
                                          whatsapp_rate=args.rate, flood_limit_per_minute=10_000,
                                          whatsapp_admin_numbers=frozenset({ADMIN}))
             async with running_whatsapp(graph, kb, settings, utc_now) as wa:
-                asked: dict[str, float] = await _call(conn, "questions", wa.url, args.users,
+                asked: dict[str, float] = await call(conn, "questions", wa.url, args.users,
                                                       args.questions)
                 print(f"questions: {asked['answered']:.0f} from {args.users} users in "
                       f"{asked['elapsed']:.1f} s = {asked['answered'] / asked['elapsed']:.0f} "
@@ -136,20 +126,17 @@ async def main(args: argparse.Namespace) -> None:
                     for n in range(args.subscribers):
                         chat = ChatRef.whatsapp(str(FIRST_NUMBER + 100_000 + n))
                         store.subscribe(chat, None, now)
-                await _call(conn, "rate_limit", 80, None)
+                await call(conn, "rate_limit", 80, None)
                 store.create_broadcast(TEXT, now, None, ChatRef.whatsapp(ADMIN), now)
                 scheduler = wa.services.scheduler
                 assert scheduler is not None
                 scheduler.sync(utc_now())
-                pace: dict[str, float] = await _call(conn, "broadcast", args.subscribers)
+                pace: dict[str, float] = await call(conn, "broadcast", args.subscribers)
                 await scheduler.idle()
                 rate = (pace["sent"] - 1) / (pace["last"] - pace["first"])
                 print(f"broadcast: {pace['sent']:.0f} templates at WHATSAPP_BROADCAST_RATE="
                       f"{args.rate:g}: {rate:.1f} msg/s ({rate / args.rate:.3f} of the pace); "
                       f"{pace['rate_limited']:.0f} x 130429")
-    finally:
-        conn.send(("stop", ()))
-        side.join(timeout=10)
 
 
 if __name__ == "__main__":

@@ -21,9 +21,10 @@ from bot.models import MAX_MESSAGE_CHARS
 from tests.fake_bot_api import FakeBotApi
 
 
-def serve(conn: Connection, commands: dict[str, Callable[..., Any]]) -> None:
-    """Serve the fake Bot API and run the load commands the bot's process sends."""
-    with FakeBotApi() as api:
+def serve(conn: Connection, commands: dict[str, Callable[..., Any]],
+          fake: Callable[[], Any] = FakeBotApi) -> None:
+    """Serve a fake (the Bot API by default) and run the load commands the bot's process sends."""
+    with fake() as api:
         conn.send(api.url)
         while True:
             command, args = conn.recv()

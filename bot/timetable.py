@@ -20,6 +20,7 @@ standard library's `calendar`.)
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo
@@ -90,6 +91,17 @@ class Calendar:
         found = [(e, s) for e in self.elections for s in e.stages if s.end >= today]
         return sorted(found, key=lambda es: (es[1].start, es[0].id))
 
+    def running(self, today: dt.date) -> list[tuple[Election, Stage]]:
+        """Stages under way on `today`."""
+        return [(e, s) for e in self.elections for s in e.stages if s.start <= today <= s.end]
+
+    def in_progress(self, today: dt.date) -> list[Election]:
+        """Elections between the start of their first recorded stage and the end of their last:
+        reports of violations then go to Bawaslu."""
+        return [e for e in self.elections
+                if e.stages and min(s.start for s in e.stages) <= today
+                <= max(s.end for s in e.stages)]
+
     def latest(self, today: dt.date, limit: int = 3) -> list[tuple[Election, Stage]]:
         """The most recent finished stages, newest first."""
         found = [(e, s) for e in self.elections for s in e.stages if s.end < today]
@@ -137,6 +149,12 @@ def _rule_days(rule: ReminderRule, stage: Stage) -> list[dt.date]:
 
 _MONTHS = ("Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus",
            "September", "Oktober", "November", "Desember")
+
+
+# Sentences about "now" that intent answers may name as {placeholders}; filled on the day of
+# the reply by `bot.dialogue.calendar_sentences`.
+PLACEHOLDERS = ("tahapan_sekarang", "tahapan_berikutnya", "jalur_lapor")
+PLACEHOLDER_RE = re.compile(r"\{(\w+)\}")
 
 
 def format_date(day: dt.date) -> str:

@@ -173,7 +173,7 @@ class FakeGraphApi:
     def start(self) -> FakeGraphApi:
         """Listen on a free loopback port in a daemon thread."""
         handler = type("Handler", (_Handler,), {"api": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server = _Server(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
                                         name="fake-graph-api")
@@ -220,6 +220,8 @@ class FakeGraphApi:
         """Answer 130429 past `per_second` sends a second, 131056 past `pair` = (n, seconds)."""
         with self._condition:
             self._overall_limit, self._pair_limit = per_second, pair
+            self._recent.clear()  # count from now on
+            self._recent_by_user.clear()
 
     # -- inspection -----------------------------------------------------------------------------
     def mark(self) -> int:
@@ -322,6 +324,10 @@ class FakeGraphApi:
             self._requests.append(SentRequest(method, path, body, time.perf_counter(), status,
                                               message_id))
             self._condition.notify_all()
+
+
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 256  # bursts of connections (benchmarks) must not be reset
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -10,7 +10,6 @@ WhatsApp's side but unconfirmed when the kill lands. After a restart the broadca
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import signal
 from collections import Counter
@@ -20,11 +19,10 @@ from pathlib import Path
 import pytest
 
 from bot.broadcasts import DEFAULT_WORKERS
-from bot.models import BroadcastStatus, ChatRef, DeliveryStatus
-from bot.store import Store
+from bot.models import BroadcastStatus, ChatRef
 from tests.conftest import KNOWLEDGE_DIR
 from tests.fake_graph_api import APP_SECRET, PHONE_NUMBER_ID, TOKEN, VERIFY_TOKEN, FakeGraphApi
-from tests.test_broadcast_crash import bot_process
+from tests.test_broadcast_crash import bot_process, in_flight, seed
 from tests.whatsapp_harness import free_port
 
 ADMIN = "6289999999999"
@@ -56,29 +54,6 @@ def _env(graph: FakeGraphApi, db_path: Path) -> dict[str, str]:
     return env
 
 
-def _seed(db_path: Path) -> list[str]:
-    store = Store(db_path)
-    try:
-        now = dt.datetime.now(dt.UTC)
-        numbers = [str(FIRST_NUMBER + n) for n in range(SUBSCRIBERS)]
-        for number in numbers:
-            store.subscribe(ChatRef.whatsapp(number), None, now)
-        admin = ChatRef.whatsapp(ADMIN)
-        store.create_broadcast(TEXT, now, None, admin, now, notify_chat=admin)
-        return numbers
-    finally:
-        store.close()
-
-
-def _in_flight(db_path: Path) -> tuple[BroadcastStatus | None, set[str]]:
-    store = Store(db_path)
-    try:
-        return store.broadcast_status(1), {r["chat_id"] for r in store.deliveries(1)
-                                           if r["status"] == DeliveryStatus.SENDING}
-    finally:
-        store.close()
-
-
 def _is_broadcast(request: object) -> bool:
     return getattr(request, "template", None) == "pengingat_netralitas" and \
         getattr(request, "text", "") == TEXT
@@ -87,7 +62,8 @@ def _is_broadcast(request: object) -> bool:
 def test_sigkill_mid_whatsapp_broadcast_then_restart_misses_nobody(graph: FakeGraphApi,
                                                                    tmp_path: Path) -> None:
     db_path, log = tmp_path / "wa.sqlite3", tmp_path / "wa.log"
-    numbers = _seed(db_path)
+    numbers = [str(FIRST_NUMBER + n) for n in range(SUBSCRIBERS)]
+    seed(db_path, [ChatRef.whatsapp(n) for n in numbers], ChatRef.whatsapp(ADMIN), TEXT)
     env = _env(graph, db_path)
     graph.slow_down(ANSWER_DELAY)
 
@@ -97,9 +73,9 @@ def test_sigkill_mid_whatsapp_broadcast_then_restart_misses_nobody(graph: FakeGr
         assert first.wait(timeout=10) == -signal.SIGKILL
     before = Counter(r.to for r in graph.sent() if _is_broadcast(r))
     assert KILL_AFTER <= len(before) < SUBSCRIBERS, "the kill must land mid-broadcast"
-    status, in_flight = _in_flight(db_path)
+    status, flying = in_flight(db_path)
     assert status is BroadcastStatus.SENDING
-    assert len(in_flight) <= DEFAULT_WORKERS
+    assert len(flying) <= DEFAULT_WORKERS
 
     since = graph.mark()
     env["WHATSAPP_WEBHOOK_PORT"] = str(free_port())
@@ -111,6 +87,6 @@ def test_sigkill_mid_whatsapp_broadcast_then_restart_misses_nobody(graph: FakeGr
     assert set(received) == set(numbers)  # nobody is missing
     duplicates = {chat: n - 1 for chat, n in received.items() if n > 1}
     assert sum(duplicates.values()) <= DEFAULT_WORKERS
-    assert set(duplicates) <= in_flight  # only messages in flight at the kill are repeated
-    status, in_flight_after = _in_flight(db_path)
+    assert set(duplicates) <= flying  # only messages in flight at the kill are repeated
+    status, in_flight_after = in_flight(db_path)
     assert status is BroadcastStatus.DONE and in_flight_after == set()

@@ -15,7 +15,9 @@ import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 
+import httpx
 from pywa_async import WhatsApp, filters
+from pywa_async.errors import WhatsAppError
 from pywa_async.handlers import (
     CallbackButtonHandler,
     CallbackSelectionHandler,
@@ -26,7 +28,7 @@ from pywa_async.types import CallbackButton, CallbackSelection, Message, Message
 
 from bot import replies
 from bot.channels.whatsapp.interactive import decode, render
-from bot.channels.whatsapp.sender import UNREACHABLE
+from bot.channels.whatsapp.sender import PAIR_RATE_LIMITED, RATE_LIMITED, UNREACHABLE
 from bot.conversation import ChatMemory, Conversation
 from bot.models import ChatRef, Reply
 from bot.services import Services
@@ -35,6 +37,9 @@ from bot.throttle import Decision
 logger = logging.getLogger(__name__)
 
 SEEN_MESSAGES = 50_000   # message ids remembered for deduplication
+REPLY_ATTEMPTS = 2
+REPLY_RETRY_SECONDS = 1.0
+RETRYABLE = frozenset({RATE_LIMITED, PAIR_RATE_LIMITED, 131000})  # 131000: "something went wrong"
 CHATS_IN_MEMORY = 20_000  # conversation state kept for this many recent chats
 
 
@@ -69,11 +74,25 @@ class WhatsAppChannel:
         return memory
 
     async def say(self, chat: ChatRef, reply: Reply, question: str | None = None) -> None:
-        """Send a reply (text parts, then its buttons or lists); remember what it answered."""
+        """Send a reply (text parts, then its buttons or lists); remember what it answered.
+
+        A send that meets a rate limit or a network error is tried once more a second later;
+        then the rest of the reply is dropped (logged without the user's text).
+        """
         memory = self.memory(chat)
         for outgoing in render(reply):
-            sent = await self.client.send_message(to=chat.id, text=outgoing.text,
-                                                  buttons=outgoing.buttons)
+            for attempt in range(1, REPLY_ATTEMPTS + 1):
+                try:
+                    sent = await self.client.send_message(to=chat.id, text=outgoing.text,
+                                                          buttons=outgoing.buttons)
+                    break
+                except (WhatsAppError, httpx.TransportError) as exc:
+                    code = getattr(exc, "code", None)
+                    if attempt == REPLY_ATTEMPTS or (
+                            isinstance(exc, WhatsAppError) and code not in RETRYABLE):
+                        logger.warning("reply not sent (%s)", code or type(exc).__name__)
+                        return
+                    await asyncio.sleep(REPLY_RETRY_SECONDS)
             memory.remember(sent.id, question)
 
     async def _handle(self, chat: ChatRef, message_id: str,
