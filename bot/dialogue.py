@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from bot import replies
 from bot.cues import Cues
@@ -25,7 +27,7 @@ from bot.models import (
     ReplyKind,
     Verdict,
 )
-from bot.timetable import format_date
+from bot.timetable import DEFAULT_TZ, PLACEHOLDER_RE, Calendar, format_date
 
 MAX_INPUT_CHARS = 4000         # longer messages are read up to here (a note says so)
 FOCUS_MIN_CHARS = 160          # from this length the question sentences are ranked again
@@ -74,9 +76,12 @@ class Dialogue:
     """The core's single entry point for free text, buttons and menus."""
 
     def __init__(self, kb: KnowledgeBase, matcher: Matcher | None = None,
-                 policy: Policy | None = None, model_cache: Path | None = None) -> None:
-        """`model_cache`: a folder where the matcher keeps its trained scorer between runs."""
+                 policy: Policy | None = None, model_cache: Path | None = None,
+                 today: Callable[[], dt.date] | None = None) -> None:
+        """`model_cache`: a folder where the matcher keeps its trained scorer between runs;
+        `today`: the date answers about "now" are written for (default: today in WIB)."""
         self.kb = kb
+        self.today = today or _today_in_jakarta
         self.matcher = matcher or Matcher(kb, model_cache=model_cache)
         self.policy = policy or Policy()
         normalizer = kb.normalizer
@@ -236,6 +241,10 @@ class Dialogue:
         if intent.kind is IntentKind.REDIRECT:
             return Reply(kind=ReplyKind.FALLBACK, text=intent.answer, intent=intent.id,
                          confidence=confidence, buttons=self._topic_buttons())
+        if PLACEHOLDER_RE.search(intent.answer):
+            facts = calendar_sentences(self.kb.calendar, self.today())
+            intent = replace(intent, answer=PLACEHOLDER_RE.sub(
+                lambda m: facts.get(m[1], m[0]), intent.answer))
         sources = [self.kb.sources[s] for s in intent.sources]
         related = [r for r in intent.related if r in self.kb.intents]
         extra = [s.intent for s in also or [] if s.intent not in related and s.intent != intent.id]
@@ -309,7 +318,8 @@ class Dialogue:
             stages, header = calendar.latest(today), replies.SCHEDULE_NONE
         lines = [replies.render_stage(e.name, s.name, format_date(s.start), format_date(s.end))
                  for e, s in stages]
-        text = "\n\n".join([header, "\n".join(lines), replies.SCHEDULE_FOOTER])
+        now = calendar_sentences(calendar, today)["tahapan_sekarang"]
+        text = "\n\n".join([now, header, "\n".join(lines), replies.SCHEDULE_FOOTER])
         return Reply(kind=ReplyKind.SMALLTALK, text=text)
 
     def pledge_text(self) -> str:
@@ -347,6 +357,37 @@ def _facet_text(intent: Intent, facet: Facet) -> str | None:
     if facet is Facet.SANCTION:
         return intent.sanction
     return "; ".join(intent.basis) or None
+
+
+def calendar_sentences(calendar: Calendar, today: dt.date) -> dict[str, str]:
+    """The calendar-dependent sentences intent answers may name as {placeholders}."""
+    running = calendar.running(today)
+    in_progress = calendar.in_progress(today)
+    day = format_date(today)
+    if running:
+        stages = "; ".join(f"{s.name} {e.name} ({format_date(s.start)} – {format_date(s.end)})"
+                           for e, s in running)
+        now = replies.NOW_RUNNING.format(today=day, stages=stages)
+    elif in_progress:
+        now = replies.NOW_IN_PROGRESS.format(
+            today=day, elections=", ".join(e.name for e in in_progress))
+    else:
+        now = replies.NOW_NONE.format(today=day)
+    upcoming = [(e, s) for e, s in calendar.upcoming(today) if s.start > today]
+    if upcoming:
+        election, stage = upcoming[0]
+        following = replies.NEXT_STAGE.format(
+            stage=f"{stage.name} {election.name}, mulai {format_date(stage.start)}")
+    else:
+        following = replies.NEXT_NONE
+    report = (replies.REPORT_IN_PROGRESS.format(
+        today=day, elections=", ".join(e.name for e in in_progress))
+              if in_progress else replies.REPORT_BETWEEN.format(today=day))
+    return {"tahapan_sekarang": now, "tahapan_berikutnya": following, "jalur_lapor": report}
+
+
+def _today_in_jakarta() -> dt.date:
+    return dt.datetime.now(ZoneInfo(DEFAULT_TZ)).date()
 
 
 def _with_text(reply: Reply, text: str) -> Reply:

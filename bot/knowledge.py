@@ -29,7 +29,7 @@ from bot.models import (
     Verdict,
 )
 from bot.normalize import Lexicon, Normalizer
-from bot.timetable import Calendar, Election, ReminderRule, Stage
+from bot.timetable import PLACEHOLDER_RE, PLACEHOLDERS, Calendar, Election, ReminderRule, Stage
 
 MAX_ANSWER_CHARS = 900
 LEARNED_FILE = "learned.yaml"  # phrasings from real traffic, attached to intents by admins
@@ -509,6 +509,10 @@ def _load_intent(reader: _FileReader, item: dict[str, Any], topics: dict[str, To
     confidence = str(item.get("confidence", "C2"))
     if confidence not in CONFIDENCE_LEVELS:
         reader.add(item, iid, "confidence", f"must be one of {', '.join(CONFIDENCE_LEVELS)}")
+    for name in PLACEHOLDER_RE.findall(answer or ""):
+        if name not in PLACEHOLDERS:
+            reader.add(item, iid, "answer", f"unknown placeholder {{{name}}}; use "
+                       + ", ".join(f"{{{p}}}" for p in PLACEHOLDERS))
     caution = _text(reader, item, iid, "caution", required=False, limit=400)
     if confidence in ("P", "U") and not caution:
         reader.add(item, iid, "caution", f"required when confidence is {confidence}")

@@ -70,6 +70,18 @@ SCHEDULE_NONE = (
     "belum ditetapkan; pantau pengumuman resmi KPU. Tahapan terakhir yang tercatat:"
 )
 SCHEDULE_FOOTER = "Netralitas ASN berlaku sebelum, selama, dan sesudah tahapan pemilu."
+# Calendar-dependent sentences: intent answers name them as {placeholders} (see
+# knowledge/README.md); they are filled from knowledge/calendar.yaml on the day of the reply.
+NOW_RUNNING = "Saat ini ({today}) sedang berjalan: {stages}."
+NOW_IN_PROGRESS = "Saat ini ({today}) tahapan {elections} sedang berjalan."
+NOW_NONE = "Saat ini ({today}) tidak ada tahapan pemilu atau pilkada yang sedang berjalan."
+NEXT_STAGE = "Tahapan berikutnya di kalender kami: {stage}."
+NEXT_NONE = ("Belum ada tahapan berikutnya yang ditetapkan di kalender kami; pantau pengumuman "
+             "resmi KPU.")
+REPORT_IN_PROGRESS = ("Saat ini ({today}) tahapan {elections} sedang berjalan, jadi laporkan "
+                      "pelanggaran ke Bawaslu (paling lambat 7 hari sejak diketahui).")
+REPORT_BETWEEN = ("Saat ini ({today}) tidak ada tahapan pemilu yang berjalan, jadi aduan "
+                  "netralitas ASN diajukan ke BKN atau PPK/BKPSDM instansinya, bukan ke Bawaslu.")
 
 
 def render_answer(intent: Intent, sources: Iterable[Source], verdict: Verdict | None = None,

@@ -77,8 +77,10 @@ def test_close_candidates_with_the_same_verdict_are_answered(mini: Dialogue) -> 
 
 
 def test_close_candidates_that_disagree_are_a_clarification(mini: Dialogue) -> None:
-    top = mini.policy.answer_threshold - 0.01
-    close = reading(mini, [("jadi_kpps", top), ("like_postingan", top - 0.02)], "kpps like calon")
+    policy = mini.policy
+    top = policy.answer_threshold - 0.005
+    second = max(policy.clarify_threshold, top - 0.01)
+    close = reading(mini, [("jadi_kpps", top), ("like_postingan", second)], "kpps like calon")
     assert mini.decide(close).kind is ReplyKind.CLARIFY
 
 

@@ -1,4 +1,9 @@
-"""Golden questions: the matcher must not slide back on labelled sets it was not built from."""
+"""Labelled questions: answer quality must not slide back on sets the KB was not written from.
+
+Floors sit a few points under the figures measured when they were set (README, "Measured"), so
+that a regression fails while run-to-run noise of a growing KB does not. Harmful answers (a
+"boleh" for a "dilarang") must stay at zero everywhere.
+"""
 
 from __future__ import annotations
 
@@ -10,22 +15,24 @@ from bot.dialogue import Dialogue
 from bot.evaluation import evaluate, format_miss, load_labelled
 from tests.conftest import ROOT, SHARED_DIR
 
-DEV_QUESTIONS = SHARED_DIR / "dev-questions.yaml"
-OUR_QUESTIONS = ROOT / "tests" / "data" / "golden.yaml"
+# file, minimum correct %, maximum clarify %, minimum out-of-scope rejected %
+FLOORS = [
+    (SHARED_DIR / "dev-real.yaml", 45.0, 10.0, 80.0),
+    (SHARED_DIR / "dev-questions.yaml", 86.0, 6.0, 95.0),
+    (ROOT / "tests" / "data" / "golden.yaml", 88.0, 6.0, 90.0),
+    (ROOT / "tests" / "data" / "probe.yaml", 64.0, 8.0, 88.0),
+]
 
 
-def _assert_floor(dialogue: Dialogue, path: Path) -> None:
+@pytest.mark.parametrize(("path", "correct", "clarify", "rejected"), FLOORS,
+                         ids=[p.name for p, *_ in FLOORS])
+def test_labelled_questions_do_not_regress(dialogue: Dialogue, path: Path, correct: float,
+                                           clarify: float, rejected: float) -> None:
+    if not path.is_file():
+        pytest.skip(f"{path} not present")
     report = evaluate(dialogue, load_labelled(path))
     detail = "\n".join([*report.summary_lines(), *map(format_miss, report.misses())])
     assert report.harmful == 0, detail
-    assert report.correct_pct >= 90.0, detail
-    assert report.rejected_pct >= 90.0, detail
-
-
-@pytest.mark.skipif(not DEV_QUESTIONS.is_file(), reason="../shared/dev-questions.yaml not present")
-def test_shared_dev_questions_do_not_regress(dialogue: Dialogue) -> None:
-    _assert_floor(dialogue, DEV_QUESTIONS)
-
-
-def test_our_golden_questions_do_not_regress(dialogue: Dialogue) -> None:
-    _assert_floor(dialogue, OUR_QUESTIONS)
+    assert report.correct_pct >= correct, detail
+    assert report.clarify_pct <= clarify, detail
+    assert report.rejected_pct >= rejected, detail

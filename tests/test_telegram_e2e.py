@@ -34,7 +34,8 @@ USER = 1001
 OTHER = 1002
 GROUP = -100500
 FOTO_QUESTION = "boleh gak pns foto bareng paslon?"
-CLARIFY_CANDIDATES = ("boleh like?", "medsos", "jadwal", "boleh gak asn hadir", "asn boleh like",
+CLARIFY_CANDIDATES = ("boleh gak pns ikut acara calon", "boleh like?", "medsos", "jadwal",
+                      "boleh gak asn hadir", "asn boleh like",
                       "atasan maksa saya ikut kampanye, boleh saya tolak?",
                       "Aku dimasukin grup wa relawan paslon tanpa izin, boleh langsung left aja "
                       "kan?")
