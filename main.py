@@ -1,6 +1,6 @@
 """Tanya Netral command line: the composition root.
 
-    python main.py run                 start the bot (Telegram if configured, else console chat)
+    python main.py [run]               start the bot (Telegram if configured, else console chat)
     python main.py ask [--json] [Q]    answer one question, or one per stdin line
     python main.py check               validate the knowledge base
     python main.py eval [FILE ...] [--kfold] [--calibrate]   measure answer quality
@@ -12,15 +12,21 @@ import argparse
 import datetime as dt
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from threadpoolctl import threadpool_limits
 
-from bot.config import ConfigError, Settings, load_settings
+from bot.config import ConfigError, Settings, config_warnings, load_settings
 from bot.dialogue import Dialogue
+from bot.instance import InstanceError, instance_lock
 from bot.knowledge import KnowledgeBase, KnowledgeError, load_knowledge, stale_reviews
+from bot.store import StoreError
+
+logger = logging.getLogger("main")
 
 
 def _load_kb(settings: Settings) -> KnowledgeBase:
@@ -40,12 +46,17 @@ def cmd_check(settings: Settings, _args: argparse.Namespace) -> int:
     print(f"OK: {len(kb.intents)} intents, {phrasings} phrasings, {len(kb.sources)} sources, "
           f"{len(kb.topics)} topics, {len(kb.pledges)} pledge(s) "
           f"({(time.perf_counter() - started) * 1000:.0f} ms)")
-    for warning in stale_reviews(kb, dt.date.today()):  # a reminder, not a failure
+    today = dt.datetime.now(ZoneInfo("Asia/Jakarta")).date()
+    for warning in stale_reviews(kb, today):  # a reminder, not a failure
         print(f"WARN: {warning}")
     return 0
 
 
 def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
+    if not args.question and sys.stdin.isatty():  # nothing piped in: say how, do not hang
+        args.parser.print_usage(sys.stderr)
+        print("ask: give a question, or pipe one question per line on stdin", file=sys.stderr)
+        return 2
     dialogue = Dialogue(_load_kb(settings), model_cache=settings.model_cache)
     questions = [" ".join(args.question)] if args.question else (
         line.rstrip("\n") for line in sys.stdin)
@@ -105,17 +116,25 @@ def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_run(settings: Settings, _args: argparse.Namespace) -> int:
     from bot.channels.launcher import run
 
-    return run(settings, _load_kb(settings))
+    for warning in config_warnings(settings):
+        logger.warning("%s", warning)
+    try:
+        with instance_lock(settings.db_path):  # before the slow part: a second one stops at once
+            return run(settings, _load_kb(settings))
+    except (InstanceError, StoreError) as exc:  # start-up problems: one line, no traceback
+        print(f"start-up error: {exc}", file=sys.stderr)
+        return 2
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="main.py", description="Tanya Netral")
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help="start the bot").set_defaults(func=cmd_run)
+    parser.set_defaults(func=cmd_run)  # no command: run the bot, as `make run` does
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("run", help="start the bot (the default)").set_defaults(func=cmd_run)
     ask = sub.add_parser("ask", help="answer questions from the command line or stdin")
     ask.add_argument("--json", action="store_true", help="print the Reply as one JSON line")
     ask.add_argument("question", nargs="*")
-    ask.set_defaults(func=cmd_ask)
+    ask.set_defaults(func=cmd_ask, parser=ask)
     sub.add_parser("check", help="validate the knowledge base").set_defaults(func=cmd_check)
     ev = sub.add_parser("eval", help="evaluate answer quality")
     ev.add_argument("files", nargs="*", metavar="FILE", help="labelled questions (YAML)")
@@ -136,12 +155,20 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings()
     except ConfigError as exc:
-        print(f"Configuration error:\n{exc}", file=sys.stderr)
+        for problem in str(exc).splitlines():
+            print(f"configuration error: {problem}", file=sys.stderr)
         return 2
     logging.basicConfig(level=settings.log_level,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    return args.func(settings, args)
+    try:
+        code = args.func(settings, args)
+        sys.stdout.flush()
+    except BrokenPipeError:  # `main.py ask … | head` closed the pipe: stop quietly
+        # Point stdout at /dev/null so the interpreter's final flush cannot fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    return code
 
 
 if __name__ == "__main__":

@@ -143,7 +143,8 @@ def test_reporting_covers_pilkada_and_periods_between_stages(kb: KnowledgeBase) 
 
 # 10. sanctions: which regime applies ----------------------------------------------------------
 @pytest.mark.parametrize("intent_id", SIDE_BY_SIDE)
-def test_sanction_says_when_kode_etik_or_disiplin_applies(kb: KnowledgeBase, intent_id: str) -> None:
+def test_sanction_says_when_kode_etik_or_disiplin_applies(kb: KnowledgeBase,
+                                                           intent_id: str) -> None:
     sanction = kb.intents[intent_id].sanction or ""
     assert "Sebagai pelanggaran kode etik" not in sanction  # no longer two regimes side by side
     assert "bakal calon (sebelum penetapan)" in sanction
@@ -198,7 +199,8 @@ def test_agency_abbreviation_stays_the_agency(dialogue: Dialogue) -> None:
 def test_place_name_is_not_read_as_a_kb_word(dialogue: Dialogue) -> None:
     # 'batu' (Kota Batu) was typo-corrected to 'bantu' (a keyword of a dilarang intent)
     for place in ("batu", "bandung", "kalbar", "semarang"):
-        assert dialogue.matcher.query_terms(f"pns di {place}") == dialogue.matcher.query_terms("pns")
+        expected = dialogue.matcher.query_terms("pns")
+        assert dialogue.matcher.query_terms(f"pns di {place}") == expected
 
 
 def test_party_abbreviation_keeps_its_name(kb: KnowledgeBase) -> None:
