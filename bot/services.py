@@ -113,6 +113,15 @@ class Services:
         """
         self.store.record_receipt(chat, message_id, status, self.clock(), error, blocked)
 
+    def undelivered(self, chat: ChatRef, message_id: str) -> str | None:
+        """A broadcast message refused after it was sent (WhatsApp 131047: the 24-hour window
+        had closed): its text, to send again as the template; the chat's window is closed."""
+        return self.store.undelivered_text(chat, message_id)
+
+    def redelivered(self, chat: ChatRef, old_message_id: str, message_id: str) -> None:
+        """The refused broadcast message went out again under a new message id."""
+        self.store.redelivered(chat, old_message_id, message_id, self.clock())
+
     def press(self, chat: ChatRef, action: Action, question: str | None = None,
               message_id: str = "") -> Reply:
         """Reply to a pressed button, whatever the channel (the one router of button actions).

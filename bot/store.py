@@ -699,6 +699,32 @@ class Store:
                                [stamp, chat.channel, chat.id])
         return True
 
+    def undelivered_text(self, chat: ChatRef, message_id: str) -> str | None:
+        """The broadcast text of a sent message that WhatsApp could not deliver (131047).
+
+        The chat's 24-hour window is forgotten in the same step (its last message is too old),
+        so the next send to it is the template. None when the message is no broadcast of ours.
+        """
+        with self._tx() as db:
+            row = db.execute(
+                "SELECT b.text FROM deliveries d JOIN broadcasts b ON b.id = d.broadcast_id "
+                "WHERE d.message_id = ? AND d.channel = ? AND d.chat_id = ?",
+                [message_id, chat.channel, chat.id]).fetchone()
+            if row is not None:
+                db.execute("UPDATE chats SET last_inbound_at = NULL WHERE channel = ? AND "
+                           "chat_id = ?", [chat.channel, chat.id])
+        return row[0] if row else None
+
+    def redelivered(self, chat: ChatRef, old_message_id: str, message_id: str,
+                    now: dt.datetime) -> bool:
+        """A delivery refused by a later receipt went out again (as the template): sent again."""
+        cursor = self.db.execute(
+            "UPDATE deliveries SET status = ?, message_id = ?, receipt = NULL, receipt_at = NULL, "
+            "sent_at = ? WHERE message_id = ? AND channel = ? AND chat_id = ?",
+            [DeliveryStatus.SENT, message_id, iso(now), old_message_id, chat.channel, chat.id])
+        self.db.conn.commit()
+        return cursor.rowcount == 1
+
     def delivery_counts(self, broadcast_id: int) -> DeliveryCounts:
         """Sent, pending (including in flight), failed and blocked copies of a broadcast."""
         rows = dict(self.db.execute(

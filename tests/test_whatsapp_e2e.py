@@ -277,3 +277,20 @@ async def test_a_whatsapp_admin_schedules_with_a_preview_and_gets_the_report(
     report = await wa.reply(ADMIN, 0, contains="Siaran #1: selesai")
     assert "terkirim 1" in report.text
     assert (await wa.ask(USER, "/statistik")).text == replies.ADMIN_REFUSED
+
+
+async def test_a_reminder_refused_later_with_131047_goes_again_as_the_template(
+        wa: WhatsAppHarness) -> None:
+    await subscribe(wa, USER)  # the user just wrote: the reminder goes as text
+    since = wa.graph.mark()
+    bid = await broadcast(wa)
+    [text] = wa.graph.sent(USER, since)
+    assert text.type == "text"
+    mark = wa.graph.mark()
+    await wa.post(wa.webhook.status(USER, text.message_id, "failed", re_engagement()))
+    template = await wa.reply(USER, mark)
+    assert (template.type, template.text) == ("template", " ".join(REMINDER.split()))
+    await asyncio.sleep(0.2)
+    [row] = wa.services.store.deliveries(bid)
+    assert (row["status"], row["message_id"]) == (DeliveryStatus.SENT, template.message_id)
+    assert wa.services.store.chat(ChatRef.whatsapp(USER)).last_inbound_at is None

@@ -52,7 +52,7 @@ class WhatsAppApp:
 
     def attach(self, services: Services) -> WhatsAppChannel:
         """Register the handlers over the built core."""
-        channel = WhatsAppChannel(services, self.client)
+        channel = WhatsAppChannel(services, self.client, self.sender)
         register_handlers(self.client, channel)
         return channel
 

@@ -27,8 +27,15 @@ from pywa_async.handlers import (
 from pywa_async.types import CallbackButton, CallbackSelection, Message, MessageStatus
 
 from bot import replies
+from bot.broadcasts import Outcome
 from bot.channels.whatsapp.interactive import decode, render
-from bot.channels.whatsapp.sender import PAIR_RATE_LIMITED, RATE_LIMITED, UNREACHABLE
+from bot.channels.whatsapp.sender import (
+    PAIR_RATE_LIMITED,
+    RATE_LIMITED,
+    RE_ENGAGEMENT,
+    UNREACHABLE,
+    WhatsAppSender,
+)
 from bot.conversation import ChatMemory, Conversation
 from bot.models import ChatRef, Reply
 from bot.services import Services
@@ -46,9 +53,10 @@ CHATS_IN_MEMORY = 20_000  # conversation state kept for this many recent chats
 class WhatsAppChannel:
     """The WhatsApp side of one running bot: per-chat memory, ordering and deduplication."""
 
-    def __init__(self, services: Services, client: WhatsApp) -> None:
+    def __init__(self, services: Services, client: WhatsApp, sender: WhatsAppSender) -> None:
         self.services = services
         self.client = client
+        self.sender = sender
         self.conversation = Conversation(services, words=True)
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._memory: OrderedDict[ChatRef, ChatMemory] = OrderedDict()
@@ -149,12 +157,27 @@ class WhatsAppChannel:
         await self.say(chat, reply, memory.question_for(pressed_on))
 
     async def track_status(self, _client: WhatsApp, status: MessageStatus) -> None:
-        """sent / delivered / read / failed: update the delivery row of a broadcast message."""
+        """sent / delivered / read / failed: update the delivery row of a broadcast message.
+
+        A broadcast message refused with 131047 (the 24-hour window had closed after all) goes
+        out again at once as the template, through the broadcast sender.
+        """
         chat = _chat(status.from_user)
         error = status.error
         self.services.receipt(chat, status.id, str(status.status),
                               f"{error.code}: {error.message}" if error else None,
                               blocked=bool(error and error.code in UNREACHABLE))
+        if error is None or error.code != RE_ENGAGEMENT:
+            return
+        text = self.services.undelivered(chat, status.id)
+        if text is None:
+            return
+        result = await self.sender.send_text(chat, text)
+        if result.outcome is Outcome.SENT and result.message_id:
+            self.services.redelivered(chat, status.id, result.message_id)
+        else:
+            logger.warning("re-sending a refused reminder as the template failed: %s",
+                           result.error)
 
 
 def _chat(user: object) -> ChatRef:
