@@ -16,6 +16,8 @@ from bot.models import ChatRef
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 WHATSAPP_REQUIRED = ("WHATSAPP_PHONE_NUMBER_ID", "WHATSAPP_ACCESS_TOKEN", "WHATSAPP_APP_SECRET",
                      "WHATSAPP_VERIFY_TOKEN")
+TELEGRAM_MAX_RATE = 30.0  # messages a second Telegram accepts from one bot (about)
+_URL = re.compile(r"^https?://[^/\s:]+(?::\d{1,5})?(?:/\S*)?$")
 _TEMPLATE = re.compile(r"^(?P<name>[a-z0-9_]{1,512}):(?P<lang>[A-Za-z]{2,3}(?:_[A-Za-z]{2,4})?)$")
 
 
@@ -78,6 +80,15 @@ class Settings:
     def is_admin(self, user: ChatRef) -> bool:
         """Whether a user (a private chat) is on an admin allow-list."""
         return user in self.admins()
+
+
+def config_warnings(settings: Settings) -> list[str]:
+    """Settings that start but will misbehave, one line each (logged at start-up)."""
+    warnings: list[str] = []
+    if settings.telegram_token and settings.broadcast_rate > TELEGRAM_MAX_RATE:
+        warnings.append(f"BROADCAST_RATE: {settings.broadcast_rate:g}/s is above Telegram's "
+                        f"{TELEGRAM_MAX_RATE:g}/s; broadcasts will meet 429 Too Many Requests")
+    return warnings
 
 
 def read_dotenv(path: Path) -> dict[str, str]:
@@ -149,6 +160,9 @@ def load_settings(
     if any(whatsapp.values()):
         errors += [f"{name}: required when any WHATSAPP_ setting above is set"
                    for name, value in whatsapp.items() if not value]
+    base_url = text("TELEGRAM_BASE_URL")
+    if base_url and not _URL.match(base_url):
+        errors.append(f"TELEGRAM_BASE_URL: must be an http:// or https:// URL, got {base_url!r}")
     api_url = text("WHATSAPP_API_URL")
     if api_url and not re.match(r"^https?://[^/\s]+", api_url):
         errors.append("WHATSAPP_API_URL: must be an http:// or https:// URL")
@@ -179,7 +193,7 @@ def load_settings(
         knowledge_dir=Path(text("KNOWLEDGE_DIR") or PROJECT_DIR / "knowledge"),
         db_path=Path(text("DB_PATH") or PROJECT_DIR / "data" / "tanya_netral.sqlite3"),
         telegram_token=text("TELEGRAM_BOT_TOKEN"),
-        telegram_base_url=text("TELEGRAM_BASE_URL"),
+        telegram_base_url=base_url,
         webhook_url=webhook_url,
         webhook_secret=webhook_secret,
         webhook_listen=text("WEBHOOK_LISTEN") or "0.0.0.0",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -230,16 +231,31 @@ class ChatState:
     last_inbound_at: dt.datetime | None = None
 
 
+class StoreError(RuntimeError):
+    """The database file cannot be opened or migrated (one line, for the operator)."""
+
+
 class Store:
-    """The only module that talks SQL; everything else calls these methods."""
+    """The only module that talks SQL; everything else calls these methods.
+
+    Raises:
+        StoreError: At construction, if the file cannot be created, opened or migrated.
+    """
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = Database(self.path)
-        self.db.enable_wal()
-        self.db.execute("PRAGMA busy_timeout = 5000")
-        migrations.apply(self.db)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = Database(self.path)
+            self.db.enable_wal()
+            self.db.execute("PRAGMA busy_timeout = 5000")
+            migrations.apply(self.db)
+        except (OSError, sqlite3.Error) as exc:
+            reason = ("a parent is a file, not a folder" if isinstance(exc, FileExistsError)
+                      else exc.strerror if isinstance(exc, OSError) and exc.strerror
+                      else str(exc))
+            raise StoreError(f"DB_PATH: cannot open the database {self.path} ({reason}); "
+                             "choose a writable location") from None
 
     def close(self) -> None:
         """Close the connection."""

@@ -73,6 +73,12 @@ def chat_not_found() -> ApiError:
     return ApiError(400, "Bad Request: chat not found")
 
 
+def conflict() -> ApiError:
+    """409 to getUpdates: another client polls with the same token."""
+    return ApiError(409, "Conflict: terminated by other getUpdates request; make sure that only "
+                         "one bot instance is running")
+
+
 def server_error(status: int = 502) -> ApiError:
     """A 5xx from Telegram's side."""
     return ApiError(status, HTTPStatus(status).phrase)
@@ -402,7 +408,11 @@ class FakeBotApi:
     def handle(self, method: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         """Answer one Bot API call and record it."""
         arrived = time.perf_counter()
-        if method == "getUpdates":
+        with self._cond:
+            polled_error = self._polling_error() if method == "getUpdates" else None
+        if polled_error is not None:
+            status, body, result = polled_error.status, polled_error.body(), None
+        elif method == "getUpdates":
             result: Any = self._get_updates(params)
             status, body = 200, {"ok": True, "result": result}
         else:
@@ -427,6 +437,15 @@ class FakeBotApi:
             self._requests.append(ApiRequest(method, params, arrived, status, result))
             self._cond.notify_all()
         return status, body
+
+    def _polling_error(self) -> ApiError | None:
+        """An injected getUpdates failure (only rules naming getUpdates: 409, 5xx …)."""
+        for rule in self._failures:
+            if rule.method == "getUpdates" and rule.matches("getUpdates", None):
+                if rule.remaining is not None:
+                    rule.remaining -= 1
+                return rule.error
+        return None
 
     def _injected_error(self, method: str, params: dict[str, Any]) -> ApiError | None:
         chat_id = _int_or_none(params.get("chat_id"))

@@ -18,7 +18,10 @@ import signal
 
 from bot.broadcasts import Sender
 from bot.channels.telegram.application import (
+    REJECTED_TOKEN,
+    RejectedToken,
     build_application,
+    quiet_startup_errors,
     run_telegram,
     serving,
 )
@@ -40,7 +43,12 @@ def run(settings: Settings, kb: KnowledgeBase) -> int:
         install_log_hygiene([settings.telegram_token, settings.whatsapp_access_token,
                              settings.whatsapp_app_secret, settings.whatsapp_verify_token],
                             logging.getLogger().handlers)
-        return asyncio.run(serve(settings, kb))
+        quiet_startup_errors()
+        try:
+            return asyncio.run(serve(settings, kb))
+        except RejectedToken:
+            logger.error(REJECTED_TOKEN)
+            return 2
     if settings.telegram_token:
         return 0 if run_telegram(settings, kb) else 2
     from bot.channels.console import run_console

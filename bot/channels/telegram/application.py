@@ -40,6 +40,37 @@ CONCURRENT_UPDATES = 16
 ALLOWED_UPDATES = (Update.MESSAGE, Update.CALLBACK_QUERY, Update.MY_CHAT_MEMBER)
 
 
+REJECTED_TOKEN = "Telegram rejected the bot token; check TELEGRAM_BOT_TOKEN"
+
+
+class RejectedToken(RuntimeError):
+    """Telegram refused the token at start-up (raised by `serving`, without the token)."""
+
+
+class _RejectedTokenTraceback(logging.Filter):
+    """Drop PTB's own traceback of a rejected token: the run loop reports it in one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not isinstance(error, InvalidToken)
+
+
+def quiet_startup_errors() -> None:
+    """Keep start-up failures to the one line the run loop logs (no PTB traceback)."""
+    ptb = logging.getLogger("telegram.ext")
+    if not any(isinstance(f, _RejectedTokenTraceback) for f in ptb.filters):
+        ptb.addFilter(_RejectedTokenTraceback())
+
+
+def _polling_error_callback(app: Application) -> Any:
+    """getUpdates errors go to the error handler, as `run_polling` arranges (409 Conflict …)."""
+
+    def on_error(exc: TelegramError) -> None:
+        app.create_task(app.process_error(error=exc, update=None))
+
+    return on_error
+
+
 async def _set_commands(app: Application) -> None:
     """Set the public command menu (admin commands stay out of it; /admin lists them)."""
     try:
@@ -133,7 +164,7 @@ async def serving(app: Application, poll_timeout: dt.timedelta = POLL_TIMEOUT,
     """
     settings: Settings = app.bot_data["services"].settings
     try:
-        async with app:
+        async with _token_checked(app):
             if app.post_init:  # run_polling() calls the hooks; starting by hand we must too
                 await app.post_init(app)
             await app.start()
@@ -143,7 +174,8 @@ async def serving(app: Application, poll_timeout: dt.timedelta = POLL_TIMEOUT,
             else:
                 await app.updater.start_polling(timeout=poll_timeout,
                                                 allowed_updates=list(ALLOWED_UPDATES),
-                                                bootstrap_retries=bootstrap_retries)
+                                                bootstrap_retries=bootstrap_retries,
+                                                error_callback=_polling_error_callback(app))
             try:
                 yield app
             finally:
@@ -156,6 +188,22 @@ async def serving(app: Application, poll_timeout: dt.timedelta = POLL_TIMEOUT,
             await app.post_shutdown(app)
 
 
+@asynccontextmanager
+async def _token_checked(app: Application) -> AsyncIterator[Application]:
+    """`async with app`, with a rejected token raised as `RejectedToken` (no token in it)."""
+    try:
+        await app.initialize()
+    except Exception as exc:
+        await app.shutdown()
+        if isinstance(exc, InvalidToken):
+            raise RejectedToken(REJECTED_TOKEN) from None
+        raise
+    try:
+        yield app
+    finally:
+        await app.shutdown()
+
+
 def run_telegram(settings: Settings, kb: KnowledgeBase) -> bool:
     """Run the bot until interrupted: long polling, or a webhook when WEBHOOK_URL is set.
 
@@ -166,6 +214,7 @@ def run_telegram(settings: Settings, kb: KnowledgeBase) -> bool:
     if not settings.telegram_token:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
     install_log_hygiene([settings.telegram_token], logging.getLogger().handlers)
+    quiet_startup_errors()
     sender = telegram_sender(settings)
     services = build_services(settings, kb, senders={Channel.TELEGRAM: sender})
     app = build_application(services, sender)
@@ -180,7 +229,7 @@ def run_telegram(settings: Settings, kb: KnowledgeBase) -> bool:
             app.run_polling(timeout=POLL_TIMEOUT, allowed_updates=list(ALLOWED_UPDATES),
                             bootstrap_retries=retries)
     except InvalidToken:
-        logger.error("Telegram rejected the bot token; check TELEGRAM_BOT_TOKEN")
+        logger.error(REJECTED_TOKEN)
         return False
     except TelegramError as exc:  # run_* only raise these while starting up
         logger.error("could not start the Telegram bot: %s", type(exc).__name__)

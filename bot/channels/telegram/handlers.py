@@ -11,11 +11,12 @@ import contextlib
 import functools
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable
 
 from telegram import ChatMember, InlineKeyboardMarkup, Message, MessageEntity, Update
 from telegram.constants import ChatType
-from telegram.error import Forbidden, NetworkError, TelegramError
+from telegram.error import Conflict, Forbidden, NetworkError, TelegramError
 from telegram.ext import (
     Application,
     ApplicationHandlerStop,
@@ -334,7 +335,9 @@ async def report_error(update: object, context: BotContext) -> None:
     """Log a failed update (no token, no user text) and apologise in the chat if there is one."""
     error = context.error
     if not isinstance(update, Update):
-        if isinstance(error, NetworkError):
+        if isinstance(error, Conflict):
+            _report_conflict(context)
+        elif isinstance(error, NetworkError):
             logger.warning("Telegram API unreachable: %s", type(error).__name__)
         else:
             logger.error("error outside an update", exc_info=error)
@@ -344,6 +347,20 @@ async def report_error(update: object, context: BotContext) -> None:
         return
     with contextlib.suppress(TelegramError):
         await update.effective_chat.send_message(replies.TG_ERROR)
+
+
+CONFLICT_REPORT_EVERY = 600.0  # seconds between two reports of the same lasting 409
+
+
+def _report_conflict(context: BotContext) -> None:
+    """409 from getUpdates: one line now, then at most one every ten minutes while it lasts."""
+    now = time.monotonic()
+    last = context.bot_data.get("conflict_reported_at")
+    if last is not None and now - last < CONFLICT_REPORT_EVERY:
+        return
+    context.bot_data["conflict_reported_at"] = now
+    logger.error("409 Conflict from getUpdates: another process polls this bot with the same "
+                 "token; stop it (this one receives no updates meanwhile)")
 
 
 # -- wiring ---------------------------------------------------------------------------------
