@@ -17,7 +17,7 @@ import signal
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -86,6 +86,14 @@ def in_flight(db_path: Path) -> tuple[BroadcastStatus | None, set[str]]:
         store.close()
 
 
+def kill_mid_broadcast(env: dict[str, str], log: Path, sent_enough: Callable[[], object]) -> None:
+    """Start the bot, SIGKILL it once `sent_enough` returns (it waits for the fake's messages)."""
+    with bot_process(env, log) as first:
+        sent_enough()
+        first.send_signal(signal.SIGKILL)
+        assert first.wait(timeout=10) == -signal.SIGKILL
+
+
 def _is_broadcast(request: object) -> bool:
     return getattr(request, "method", None) == "sendMessage" and request.text == TEXT
 
@@ -98,10 +106,8 @@ def test_sigkill_mid_broadcast_then_restart_misses_nobody(fake_api: FakeBotApi,
     env = _env(fake_api, db_path)
     fake_api.slow_down(ANSWER_DELAY)
 
-    with bot_process(env, log) as first:
-        fake_api.wait_for_count(_is_broadcast, KILL_AFTER, WAIT_SECONDS)
-        first.send_signal(signal.SIGKILL)
-        assert first.wait(timeout=10) == -signal.SIGKILL
+    kill_mid_broadcast(env, log,
+                       lambda: fake_api.wait_for_count(_is_broadcast, KILL_AFTER, WAIT_SECONDS))
     before = Counter(r.chat_id for r in fake_api.sent() if r.text == TEXT)
     assert KILL_AFTER <= len(before) < SUBSCRIBERS, "the kill must land mid-broadcast"
     status, flying = in_flight(db_path)

@@ -11,7 +11,6 @@ WhatsApp's side but unconfirmed when the kill lands. After a restart the broadca
 from __future__ import annotations
 
 import os
-import signal
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +21,7 @@ from bot.broadcasts import DEFAULT_WORKERS
 from bot.models import BroadcastStatus, ChatRef
 from tests.conftest import KNOWLEDGE_DIR
 from tests.fake_graph_api import APP_SECRET, PHONE_NUMBER_ID, TOKEN, VERIFY_TOKEN, FakeGraphApi
-from tests.test_broadcast_crash import bot_process, in_flight, seed
+from tests.test_broadcast_crash import bot_process, in_flight, kill_mid_broadcast, seed
 from tests.whatsapp_harness import free_port
 
 ADMIN = "6289999999999"
@@ -67,10 +66,8 @@ def test_sigkill_mid_whatsapp_broadcast_then_restart_misses_nobody(graph: FakeGr
     env = _env(graph, db_path)
     graph.slow_down(ANSWER_DELAY)
 
-    with bot_process(env, log) as first:
-        graph.wait_for_count(_is_broadcast, KILL_AFTER, WAIT_SECONDS)
-        first.send_signal(signal.SIGKILL)
-        assert first.wait(timeout=10) == -signal.SIGKILL
+    kill_mid_broadcast(env, log,
+                       lambda: graph.wait_for_count(_is_broadcast, KILL_AFTER, WAIT_SECONDS))
     before = Counter(r.to for r in graph.sent() if _is_broadcast(r))
     assert KILL_AFTER <= len(before) < SUBSCRIBERS, "the kill must land mid-broadcast"
     status, flying = in_flight(db_path)
