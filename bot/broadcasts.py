@@ -427,6 +427,8 @@ async def _emit(callback: ProgressCallback | None, report: DeliveryReport) -> No
 
 # -- notices to admins --------------------------------------------------------------------------
 NOTICE_GAP = 1.0  # seconds between two notices to one chat (about one message a second per chat)
+# WhatsApp's pair rate: about one message every 6 s to the same user before 131056.
+NOTICE_GAPS = {Channel.WHATSAPP: 6.0}
 
 
 @dataclass(frozen=True, slots=True)
@@ -441,12 +443,13 @@ Notify = Callable[[Notice], Awaitable[None]]
 
 
 def notifier(sender: Sender, gap: float = NOTICE_GAP, clock: Callable[[], float] = time.monotonic,
-             sleep: Sleep = asyncio.sleep) -> Notify:
+             sleep: Sleep = asyncio.sleep,
+             gaps: Mapping[Channel, float] = NOTICE_GAPS) -> Notify:
     """Return a `Notify` that sends a notice to each of its chats through `sender`.
 
     Messages to one chat start at least `gap` seconds apart (a broadcast's last progress report
-    and its result can otherwise come in the same second). An admin who cannot be reached is
-    logged and skipped; the others still get the notice.
+    and its result can otherwise come in the same second), or its channel's gap in `gaps`. An
+    admin who cannot be reached is logged and skipped; the others still get the notice.
     """
     next_free: dict[ChatRef, float] = {}
 
@@ -454,7 +457,7 @@ def notifier(sender: Sender, gap: float = NOTICE_GAP, clock: Callable[[], float]
         for chat in notice.chat_ids:
             for part in split_message(notice.text):
                 slot = max(clock(), next_free.get(chat, float("-inf")))
-                next_free[chat] = slot + gap  # reserved before waiting: no race
+                next_free[chat] = slot + gaps.get(chat.channel, gap)  # reserved: no race
                 await sleep(slot - clock())
                 result = await sender.send_text(chat, part)
                 if result.outcome is not Outcome.SENT:

@@ -234,6 +234,10 @@ async def test_notices_to_one_chat_are_spaced_and_an_unreachable_admin_is_skippe
     await notify(Notice((tg(3), tg(1), tg(2)), "progres"))
     await notify(Notice((tg(1),), "selesai"))
     assert sent == [(0.0, 1, "progres"), (0.0, 2, "progres"), (1.0, 1, "selesai")]
+    wa = ChatRef.whatsapp("6281234567890")
+    await notify(Notice((wa,), "progres"))
+    await notify(Notice((wa,), "selesai"))  # WhatsApp's pair rate: 6 s apart
+    assert [at for at, _, _ in sent[-2:]] == [sent[-2][0], sent[-2][0] + 6.0]
 
 
 @pytest.mark.parametrize(("error", "outcome", "retry_after"), [
