@@ -16,6 +16,8 @@ from bot.models import ChatRef
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 WHATSAPP_REQUIRED = ("WHATSAPP_PHONE_NUMBER_ID", "WHATSAPP_ACCESS_TOKEN", "WHATSAPP_APP_SECRET",
                      "WHATSAPP_VERIFY_TOKEN")
+WHATSAPP_SECRETS = WHATSAPP_REQUIRED[1:]
+MIN_SECRET_CHARS = 8  # shorter ones are guessable, and redacting them from logs garbles the logs
 TELEGRAM_MAX_RATE = 30.0  # messages a second Telegram accepts from one bot (about)
 _URL = re.compile(r"^https?://[^/\s:]+(?::\d{1,5})?(?:/\S*)?$")
 _TEMPLATE = re.compile(r"^(?P<name>[a-z0-9_]{1,512}):(?P<lang>[A-Za-z]{2,3}(?:_[A-Za-z]{2,4})?)$")
@@ -160,6 +162,9 @@ def load_settings(
     if any(whatsapp.values()):
         errors += [f"{name}: required when any WHATSAPP_ setting above is set"
                    for name, value in whatsapp.items() if not value]
+    errors += [f"{name}: too short to be a secret (at least {MIN_SECRET_CHARS} characters)"
+               for name in WHATSAPP_SECRETS
+               if whatsapp[name] and len(whatsapp[name] or "") < MIN_SECRET_CHARS]
     base_url = text("TELEGRAM_BASE_URL")
     if base_url and not _URL.match(base_url):
         errors.append(f"TELEGRAM_BASE_URL: must be an http:// or https:// URL, got {base_url!r}")

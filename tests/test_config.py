@@ -48,11 +48,13 @@ def test_whatsapp_settings_are_read_and_their_secrets_hidden() -> None:
 
 def test_whatsapp_problems_are_reported_together() -> None:
     with pytest.raises(ConfigError) as info:
-        load_settings({"WHATSAPP_ACCESS_TOKEN": "x", "WHATSAPP_ADMIN_NUMBERS": "0812-abc",
+        load_settings({"WHATSAPP_ACCESS_TOKEN": "x" * 20, "WHATSAPP_VERIFY_TOKEN": "short",
+                       "WHATSAPP_ADMIN_NUMBERS": "0812-abc",
                        "WHATSAPP_REMINDER_TEMPLATE": "Pengingat", "WHATSAPP_WEBHOOK_PATH": "wa",
                        "WHATSAPP_API_URL": "ftp://x", "WHATSAPP_BROADCAST_RATE": "500"},
                       dotenv=NO_DOTENV)
     lines = str(info.value).splitlines()
+    assert any(line.startswith("WHATSAPP_VERIFY_TOKEN: too short") for line in lines)
     for name in ("WHATSAPP_PHONE_NUMBER_ID", "WHATSAPP_APP_SECRET", "WHATSAPP_VERIFY_TOKEN",
                  "WHATSAPP_ADMIN_NUMBERS", "WHATSAPP_REMINDER_TEMPLATE", "WHATSAPP_WEBHOOK_PATH",
                  "WHATSAPP_API_URL", "WHATSAPP_BROADCAST_RATE"):
