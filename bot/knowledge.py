@@ -150,7 +150,8 @@ class _FileReader:
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             line = mark.line + 1 if mark else 0
-            self.problems.append(Problem(self.name, line, "", "", f"invalid YAML: {exc}"))
+            self.problems.append(Problem(self.name, line, "", "",
+                                         f"invalid YAML: {_one_line(exc)}"))
             self.failed = True
             return None
         finally:
@@ -587,6 +588,46 @@ def normalizer_for(lexicon: Lexicon, intents: Iterable[Intent]) -> Normalizer:
     return normalizer
 
 
+def _one_line(exc: yaml.YAMLError) -> str:
+    """A YAML error as one line: what is wrong and at which column (PyYAML prints a snippet)."""
+    problem = getattr(exc, "problem", None)
+    mark = getattr(exc, "problem_mark", None)
+    if not problem:
+        return " ".join(str(exc).split())
+    where = f" at column {mark.column + 1}" if mark is not None else ""
+    hint = "; indent with spaces, not tabs" if "'\\t'" in problem else ""
+    return f"{problem}{where}{hint}"
+
+
+# Problems that follow from a file that could not be read: while it is broken, every reference
+# to what it defines is "unknown", so they are left out and counted in one line instead.
+_FOLLOW_ONS: dict[str, tuple[str, ...]] = {
+    "topics.yaml": ("unknown topic ",),
+    "sources.yaml": ("unknown source id ", "which no source in sources.yaml is"),
+    "regions.yaml": ("unknown region id ",),
+    "intents": ("unknown intent id ",),
+}
+
+
+def _root_causes(problems: list[Problem]) -> list[Problem]:
+    """The problems minus those that only follow from an unreadable file (counted instead)."""
+    broken = [p for p in problems if p.reason.startswith(("invalid YAML", "cannot read file"))]
+    kept = list(problems)
+    for root_cause in broken:
+        path = Path(root_cause.file)
+        key = "intents" if path.parent.name == "intents" else path.name
+        follow = _FOLLOW_ONS.get(key, ())
+        if not follow:
+            continue
+        before = len(kept)
+        kept = [p for p in kept if not any(marker in p.reason for marker in follow)]
+        if len(kept) < before:
+            kept.append(Problem(root_cause.file, root_cause.line, "", "",
+                                f"{before - len(kept)} problem(s) elsewhere follow from this "
+                                "one and are not shown; fix it and run `main.py check` again"))
+    return kept
+
+
 def load_knowledge(root: Path) -> KnowledgeBase:
     """Load, validate and cross-check the knowledge base in `root`.
 
@@ -654,7 +695,7 @@ def load_knowledge(root: Path) -> KnowledgeBase:
     _check_citations_and_lexicon(root, intents, readers, raw_items, sources, lexicon, normalizer,
                                  problems)
     if problems:
-        raise KnowledgeError(problems)
+        raise KnowledgeError(_root_causes(problems))
     return KnowledgeBase(intents=intents, sources=sources, topics=topics, pledges=pledges,
                          regions=regions, calendar=calendar, lexicon=lexicon, normalizer=normalizer,
                          question_types=question_types, **scope)

@@ -1,0 +1,60 @@
+"""One broken YAML file is reported once: its root cause in one line, follow-ons counted.
+
+A tab in topics.yaml used to give one multi-line parser error plus an "unknown topic" for every
+intent (about 160 lines); the operator needs the one line that says what to fix.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bot.knowledge import KnowledgeError, load_knowledge
+from tests.conftest import KNOWLEDGE_DIR
+
+
+@pytest.fixture
+def kb_copy(tmp_path: Path) -> Path:
+    target = tmp_path / "knowledge"
+    shutil.copytree(KNOWLEDGE_DIR, target)
+    return target
+
+
+def _tab_in(path: Path) -> int:
+    """Replace the first two-space indentation after the header with a tab; return its line."""
+    lines = path.read_text(encoding="utf-8").split("\n")
+    number = next(n for n, line in enumerate(lines) if n > 2 and line.startswith("  "))
+    lines[number] = "\t" + lines[number][2:]
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return number + 1
+
+
+def _problems(root: Path) -> list[str]:
+    with pytest.raises(KnowledgeError) as info:
+        load_knowledge(root)
+    return [str(p) for p in info.value.problems]
+
+
+@pytest.mark.parametrize("name", ["topics.yaml", "sources.yaml", "regions.yaml",
+                                  "intents/aturan.yaml"])
+def test_a_tab_reports_the_root_cause_and_suppresses_what_depends_on_it(kb_copy: Path,
+                                                                        name: str) -> None:
+    line = _tab_in(kb_copy / name)
+    problems = _problems(kb_copy)
+    assert all("\n" not in p for p in problems)
+    cause, note = problems
+    assert cause == (f"knowledge/{name}:{line}: -: -: invalid YAML: found character '\\t' that "
+                     "cannot start any token at column 1; indent with spaces, not tabs")
+    assert note.startswith(f"knowledge/{name}:{line}: -: -: ")
+    assert "problem(s) elsewhere follow from this one and are not shown" in note
+
+
+def test_other_problems_still_show_beside_a_broken_file(kb_copy: Path) -> None:
+    _tab_in(kb_copy / "topics.yaml")
+    (kb_copy / "intents" / "zz.yaml").write_text("intents:\n  - id: Bad\n", encoding="utf-8")
+    problems = _problems(kb_copy)
+    assert any(p.startswith("knowledge/intents/zz.yaml:2: Bad: id: must be snake_case")
+               for p in problems)
+    assert not any("unknown topic" in p for p in problems)
