@@ -25,6 +25,7 @@ from bot import replies
 from bot.broadcasts import report_for
 from bot.config import Settings
 from bot.knowledge import KnowledgeBase, KnowledgeError
+from bot.learning import LearnError, attach
 from bot.models import (
     MAX_MESSAGE_CHARS,
     Action,
@@ -52,8 +53,11 @@ CMD_PROGRESS = "progres"
 CMD_STATS = "statistik"
 CMD_UNANSWERED = "takterjawab"
 CMD_RELOAD = "muatulang"
+CMD_LEARN = "ajarkan"
 ADMIN_COMMANDS = (CMD_HELP, CMD_SCHEDULE, CMD_UPCOMING, CMD_CANCEL, CMD_SEND_NOW, CMD_PROGRESS,
-                  CMD_STATS, CMD_UNANSWERED, CMD_RELOAD)
+                  CMD_STATS, CMD_UNANSWERED, CMD_LEARN, CMD_RELOAD)
+LEARN_OUT_OF_SCOPE = ("luar", "luar_topik")  # /ajarkan <n> luar: attach to the redirect
+LEARN_IGNORE = "abaikan"
 
 DRAFT_TTL = dt.timedelta(hours=1)
 MAX_LISTED = 20
@@ -192,17 +196,20 @@ class Admin:
             `Scheduler.sync` so new broadcasts get their job (and "now" ones start).
         reload: Loads and installs the knowledge base (raises `KnowledgeError`), for
             /muatulang through `handle`.
+        suggest: The intents a logged question most likely meant, best first (/takterjawab).
     """
 
     def __init__(self, store: Store, settings: Settings,
                  knowledge: Callable[[], KnowledgeBase],
                  on_change: Callable[[dt.datetime], object] | None = None,
-                 reload: Callable[[], KnowledgeBase] | None = None) -> None:
+                 reload: Callable[[], KnowledgeBase] | None = None,
+                 suggest: Callable[[str], list[str]] | None = None) -> None:
         self.store = store
         self.settings = settings
         self.knowledge = knowledge
         self.on_change = on_change
         self.reload = reload
+        self.suggest = suggest
         self._drafts: dict[ChatRef, Draft] = {}
         self._tokens = 0
 
@@ -237,6 +244,7 @@ class Admin:
             CMD_PROGRESS: lambda: self.progress(user, args, now),
             CMD_STATS: lambda: self.statistics(user, now),
             CMD_UNANSWERED: lambda: self.unanswered(user, now),
+            CMD_LEARN: lambda: self.learn(user, args, now),
         }
         if command == CMD_RELOAD and self.reload is not None:
             return self.reload_knowledge(user, now, self.reload)
@@ -491,9 +499,34 @@ class Admin:
         for miss in misses:
             when = dt.datetime.fromisoformat(str(miss["created_at"])).astimezone(self.tz)
             text = " ".join(str(miss["text"]).split())[:200]
-            lines.append(f"• {when:%d/%m %H.%M} [{miss['kind']}] {text}")
+            lines.append(f"#{miss['id']} {when:%d/%m %H.%M} [{miss['kind']}] {text}")
+            if self.suggest is not None:
+                lines.append(replies.ADMIN_MISS_SUGGESTED.format(
+                    intents=", ".join(self.suggest(str(miss["text"]))[:3]) or "-"))
         return Reply.notice("\n".join([replies.ADMIN_MISSES_HEADER.format(count=len(misses)),
-                                     *lines]))
+                                     *lines, "", replies.ADMIN_LEARN_HINT]))
+
+    def learn(self, user: ChatRef, args: str, now: dt.datetime) -> Reply:
+        """/ajarkan <n> <intent|luar|abaikan>: a logged question becomes a reviewed phrasing of
+        that intent in knowledge/learned.yaml (without its author), or is dismissed."""
+        if not self._guard(user, CMD_LEARN, args, now):
+            return Reply.notice(replies.ADMIN_REFUSED)
+        parts = args.split()
+        miss = self.store.miss(int(parts[0])) if len(parts) == 2 and parts[0].isdigit() else None
+        if miss is None:
+            return Reply.notice(replies.ADMIN_LEARN_USAGE)
+        target = parts[1].lower()
+        if target != LEARN_IGNORE:
+            intent_id = "luar_topik" if target in LEARN_OUT_OF_SCOPE else target
+            try:
+                attach(self.settings.knowledge_dir, str(miss["text"]), intent_id,
+                       now.astimezone(self.tz).date())
+            except LearnError as exc:
+                return Reply.notice(replies.ADMIN_LEARN_FAILED.format(reason=exc))
+        self.store.delete_miss(int(miss["id"]))
+        if target == LEARN_IGNORE:
+            return Reply.notice(replies.ADMIN_LEARN_IGNORED.format(n=miss["id"]))
+        return Reply.notice(replies.ADMIN_LEARNED.format(n=miss["id"], intent=intent_id))
 
     def reload_knowledge(self, user: ChatRef, now: dt.datetime,
                          reload: Callable[[], KnowledgeBase]) -> Reply:

@@ -84,15 +84,15 @@ class Classifier:
 
     def probabilities(self, text: str) -> np.ndarray:
         """A distribution over `classes` for one normalised question (sums to 1)."""
-        columns, weights = [], []
-        s = self.settings
+        s, lookup = self.settings, self._columns.get
+        columns, counts = [], []
         for ngram, count in Counter(char_ngrams(text, s.ngram_min, s.ngram_max)).items():
-            column = self._columns.get(ngram)
-            if column is not None:  # sublinear tf × idf, as the vectorizer computes it
+            column = lookup(ngram)
+            if column is not None:
                 columns.append(column)
-                weights.append((1.0 + np.log(count)) * self._idf[column])
-        if columns:
-            row = np.asarray(weights, dtype=np.float32)
+                counts.append(count)
+        if columns:  # sublinear tf × idf, l2-normalised, as the vectorizer computes it
+            row = (1.0 + np.log(np.asarray(counts, dtype=np.float32))) * self._idf[columns]
             margins = (row / np.linalg.norm(row)) @ self._coef[columns] + self._intercept
         else:
             margins = self._intercept.copy()

@@ -122,8 +122,8 @@ class Dialogue:
 
     def read(self, text: str) -> Reading:
         """Normalise and rank a message; in a long one the question sentences weigh more."""
-        terms = self.matcher.query_terms(text)
-        words = self.kb.normalizer.words(text)
+        terms, words = self.kb.normalizer.terms_and_words(text)
+        terms = self.matcher.corrected(terms)
         ranked = self.matcher.rank_terms(terms, limit=RANK_DEPTH)
         focus = _question_part(text)
         if focus and ranked:

@@ -121,7 +121,11 @@ class Matcher:
     # ---------------------------------------------------------------------------------------
     def query_terms(self, text: str) -> list[str]:
         """Normalise a question and read unknown words as the closest known word (typos)."""
-        return [self._correct(t) for t in self.normalizer.terms(text)]
+        return self.corrected(self.normalizer.terms(text))
+
+    def corrected(self, terms: list[str]) -> list[str]:
+        """Normalised terms with unknown words read as the closest known word (typos)."""
+        return [self._correct(t) for t in terms]
 
     def _correct(self, term: str) -> str:
         if term in self._idf or len(term) < 4 or term.isdigit():

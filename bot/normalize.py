@@ -125,6 +125,13 @@ class Normalizer:
         """Every token, filler included, with affixes stripped (for cue phrases)."""
         return [self.stem(t) for t in self.tokens(text)]
 
+    def terms_and_words(self, text: str) -> tuple[list[str], list[str]]:
+        """`terms(text)` and `words(text)` from one pass over the text."""
+        filler = self.lexicon.filler
+        tokens = self.tokens(text)
+        words = [self.stem(t) for t in tokens]
+        return [w for t, w in zip(tokens, words, strict=True) if t not in filler], words
+
     def learn_vocabulary(self, words: Iterable[str]) -> None:
         """Set the words the stemmer may reduce to (the knowledge base's own tokens)."""
         self._vocabulary = frozenset(words)

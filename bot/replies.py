@@ -325,6 +325,7 @@ ADMIN_HELP = (
     "/progres [nomor] — kemajuan dan hasil siaran\n"
     "/statistik — pelanggan, ikrar, pertanyaan\n"
     "/takterjawab — pertanyaan terbaru yang belum terjawab\n"
+    "/ajarkan <nomor> <id_intent|luar|abaikan> — jadikan pertanyaan itu contoh sebuah topik\n"
     "/muatulang — muat ulang basis pengetahuan"
 )
 ADMIN_BAD_DATE = (
@@ -407,6 +408,16 @@ ADMIN_UPCOMING_HEADER = "🗓️ Siaran terjadwal ({count}):"
 ADMIN_NO_BROADCASTS = "Belum ada siaran yang pernah dikirim."
 ADMIN_NO_MISSES = "Belum ada pertanyaan yang tak terjawab. 👍"
 ADMIN_MISSES_HEADER = "❓ Pertanyaan terbaru yang belum terjawab ({count}):"
+ADMIN_MISS_SUGGESTED = "   ↳ mungkin: {intents}"
+ADMIN_LEARN_HINT = ("Ajarkan ke bot: /ajarkan <nomor> <id_intent>, atau «luar» (di luar topik) "
+                    "atau «abaikan».")
+ADMIN_LEARN_USAGE = ("Format: /ajarkan <nomor> <id_intent|luar|abaikan>, nomor dari "
+                     "/takterjawab.")
+ADMIN_LEARN_FAILED = "Belum bisa ditambahkan: {reason}."
+ADMIN_LEARN_IGNORED = "Pertanyaan #{n} diabaikan dan dihapus dari daftar."
+ADMIN_LEARNED = ("✅ Pertanyaan #{n} ditambahkan ke knowledge/learned.yaml sebagai contoh "
+                 "«{intent}» (tanpa nama penanya). Ketik /muatulang untuk memakainya, dan "
+                 "simpan file itu di git.")
 ADMIN_STATS = (
     "📊 Statistik Tanya Netral\n\n"
     "👥 Pelanggan aktif: {subscribers}\n{regions}\n\n"

@@ -304,7 +304,9 @@ def build_services(settings: Settings, kb: KnowledgeBase,
     dialogue = dialogue or Dialogue(kb, model_cache=settings.model_cache)
     services = Services(settings=settings, dialogue=dialogue, store=store,
                         throttle=Throttle(settings.flood_limit_per_minute),
-                        admin=Admin(store, settings, knowledge=lambda: services.kb),
+                        admin=Admin(store, settings, knowledge=lambda: services.kb,
+                                    suggest=lambda text: [
+                                        s.intent for s in services.dialogue.read(text).ranked]),
                         clock=clock)
     services.admin.reload = services.reload_knowledge
     if senders:

@@ -378,6 +378,15 @@ class Store:
         """The newest unanswered questions and 👎, newest first."""
         return list(self.db["misses"].rows_where(order_by="id desc", limit=limit))
 
+    def miss(self, miss_id: int) -> dict[str, object] | None:
+        """One logged question by its number, or None."""
+        return next(self.db["misses"].rows_where("id = ?", [miss_id]), None)
+
+    def delete_miss(self, miss_id: int) -> None:
+        """Forget a logged question (attached to an intent, or dismissed by an admin)."""
+        with self._tx() as db:
+            db["misses"].delete_where("id = ?", [miss_id])
+
     def count(self, name: str, now: dt.datetime) -> None:
         """Increase a daily counter (questions, answers, fallbacks …)."""
         day = now.astimezone(dt.UTC).date().isoformat()
