@@ -95,9 +95,9 @@ class Services:
             self.store.record_miss(text, "fallback", None, now)
         return reply
 
-    def check_flood(self, user: ChatRef) -> Decision:
-        """Count one message from a user against the flood limit."""
-        return self.throttle.check(user, self.clock())
+    def check_flood(self, user: ChatRef, tap: bool = False) -> Decision:
+        """Count one message (or, apart from messages, one button tap) against the flood limit."""
+        return self.throttle.check((user, "tap") if tap else user, self.clock())
 
     def seen(self, chat: ChatRef) -> None:
         """A chat wrote to us: its WhatsApp 24-hour window is open from now."""
@@ -158,6 +158,8 @@ class Services:
         now = self.clock()
         useful = action.kind is ActionKind.FEEDBACK_UP
         intent = action.arg or None
+        if intent not in self.kb.intents:  # forged or stale callback data: store nothing
+            return Reply.notice(replies.TG_STALE_BUTTON)
         self.store.record_feedback(chat, message_id, intent, useful, now)
         if useful:
             return Reply.notice(replies.TG_FEEDBACK_THANKS)

@@ -73,6 +73,13 @@ def chat_not_found() -> ApiError:
     return ApiError(400, "Bad Request: chat not found")
 
 
+def not_modified() -> ApiError:
+    """400 to an edit that changes nothing (e.g. the same button tapped twice)."""
+    return ApiError(400, "Bad Request: message is not modified: specified new message content "
+                         "and reply markup are exactly the same as a current content and reply "
+                         "markup of the message")
+
+
 def conflict() -> ApiError:
     """409 to getUpdates: another client polls with the same token."""
     return ApiError(409, "Conflict: terminated by other getUpdates request; make sure that only "
@@ -293,6 +300,14 @@ class FakeBotApi:
                   reply_to: dict[str, Any] | None = None) -> int:
         """Queue a user's text message (see `text_message`); return its update id."""
         return self.enqueue({"message": self.text_message(chat_id, text, user_id, reply_to)})
+
+    def edit_text(self, message: dict[str, Any], text: str) -> int:
+        """Queue an `edited_message` update: the user changed a message's text to `text`."""
+        fields: dict[str, Any] = {"text": text, "edit_date": int(time.time())}
+        entities = _entities(text)
+        edited = {k: v for k, v in message.items() if k != "entities"}
+        return self.enqueue({"edited_message": {**edited, **fields,
+                                                **({"entities": entities} if entities else {})}})
 
     def send_command(self, chat_id: int, command: str, user_id: int | None = None) -> int:
         """A `/command` message (give it without the slash)."""
@@ -531,6 +546,10 @@ class FakeBotApi:
         message = self._messages.get((chat_id or 0, message_id or 0))
         if message is None:
             return ApiError(400, "Bad Request: message to edit not found")
+        markup = params.get("reply_markup") or None
+        if (all(message.get(k) == v for k, v in changes.items())
+                and message.get("reply_markup") == markup):
+            return not_modified()
         message.update(changes)
         if params.get("reply_markup"):
             message["reply_markup"] = params["reply_markup"]

@@ -37,7 +37,8 @@ POLL_TIMEOUT = dt.timedelta(seconds=30)  # long polling: Telegram answers as soo
 # about 30 messages/s per bot, and 16 requests in flight at ~100 ms round trip allow ~160/s;
 # more only lengthens httpcore's pool scans (measured in benchmarks/bench_telegram.py).
 CONCURRENT_UPDATES = 16
-ALLOWED_UPDATES = (Update.MESSAGE, Update.CALLBACK_QUERY, Update.MY_CHAT_MEMBER)
+ALLOWED_UPDATES = (Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY,
+                   Update.MY_CHAT_MEMBER)
 
 
 REJECTED_TOKEN = "Telegram rejected the bot token; check TELEGRAM_BOT_TOKEN"

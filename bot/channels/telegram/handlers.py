@@ -14,9 +14,16 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 
-from telegram import ChatMember, InlineKeyboardMarkup, Message, MessageEntity, Update
-from telegram.constants import ChatType
-from telegram.error import Conflict, Forbidden, NetworkError, TelegramError
+from telegram import (
+    CallbackQuery,
+    ChatMember,
+    InlineKeyboardMarkup,
+    Message,
+    MessageEntity,
+    Update,
+)
+from telegram.constants import ChatAction, ChatType
+from telegram.error import BadRequest, Conflict, Forbidden, NetworkError, TelegramError
 from telegram.ext import (
     Application,
     ApplicationHandlerStop,
@@ -85,10 +92,15 @@ class _AddressedToBot(filters.MessageFilter):
 
 ADDRESSED = _AddressedToBot(name="addressed_to_bot")
 NEW_MESSAGE = filters.UpdateType.MESSAGE
+NEW_OR_EDITED = filters.UpdateType.MESSAGES  # an edited question is answered again
 FOR_US = filters.ChatType.PRIVATE | ADDRESSED  # in groups only mentions and replies count
-QUESTION = NEW_MESSAGE & filters.TEXT & ~filters.COMMAND & FOR_US
-NON_TEXT = NEW_MESSAGE & ~filters.TEXT & ~filters.StatusUpdate.ALL & FOR_US
-COUNTED = NEW_MESSAGE & (filters.COMMAND | FOR_US)  # what the flood guard counts
+WORDS = filters.TEXT | filters.CAPTION  # a photo with a question in its caption is a question
+QUESTION = NEW_OR_EDITED & WORDS & ~filters.COMMAND & FOR_US
+NON_TEXT = NEW_MESSAGE & ~WORDS & ~filters.StatusUpdate.ALL & FOR_US
+COUNTED = NEW_OR_EDITED & (filters.COMMAND | FOR_US)  # what the flood guard counts
+# Never slowed down: leaving and erasing one's data must always work.
+UNTHROTTLED_COMMANDS = frozenset({CMD_BERHENTI, CMD_HAPUSDATA})
+NOT_MODIFIED = "message is not modified"  # Telegram's answer to an edit that changes nothing
 
 
 # -- sending --------------------------------------------------------------------------------
@@ -99,7 +111,7 @@ async def _say(update: Update, text: str,
     Replies to a message quote it in groups (PTB's default), so the asker sees which question
     was answered.
     """
-    message = update.message
+    message = update.message or update.edited_message
     send = message.reply_text if message is not None else update.effective_chat.send_message
     *head, last = split_message(text)
     for part in head:
@@ -112,6 +124,15 @@ async def _say_reply(update: Update, context: BotContext, reply: Reply,
     """Send a core reply with its buttons; remember the question it answered."""
     sent = await _say(update, reply.text, reply_markup(reply))
     context.remember_question(sent.message_id, question)
+
+
+async def _edit_text(query: CallbackQuery, text: str) -> None:
+    """Edit the pressed message's text; "not modified" (a double tap) counts as done."""
+    try:
+        await query.edit_message_text(text)
+    except BadRequest as exc:
+        if NOT_MODIFIED not in exc.message.lower():
+            raise
 
 
 def _strip_mention(text: str, username: str | None) -> str:
@@ -238,8 +259,14 @@ async def reload_knowledge(update: Update, context: BotContext) -> None:
 
 # -- handlers: messages --------------------------------------------------------------------
 async def answer_question(update: Update, context: BotContext) -> None:
-    """Answer free text (private chats; in groups only when mentioned or replied to)."""
-    question = _strip_mention(update.message.text, context.bot.username)
+    """Answer free text, an edited message or a photo's caption (in groups only when addressed).
+
+    Shows "typing…" first; the indicator is a courtesy and never stops the answer.
+    """
+    message = update.effective_message
+    with contextlib.suppress(TelegramError):
+        await update.effective_chat.send_action(ChatAction.TYPING)
+    question = _strip_mention(message.text or message.caption or "", context.bot.username)
     reply = context.services.ask(question, context.memory.context)
     await _say_reply(update, context, reply, question)
 
@@ -292,7 +319,7 @@ async def press_in_private(update: Update, context: BotContext) -> None:
         return
     if action.kind is ActionKind.DELETE_YES:
         context.chat_data.clear()
-    await query.edit_message_text(reply.text)
+    await _edit_text(query, reply.text)
 
 
 async def press_admin(update: Update, context: BotContext) -> None:
@@ -312,15 +339,30 @@ async def press_stale(update: Update, context: BotContext) -> None:
 
 # -- handlers: housekeeping ----------------------------------------------------------------
 async def guard_flood(update: Update, context: BotContext) -> None:
-    """Stop a flooding user's updates (one polite warning), before any other handler runs."""
-    decision = context.services.check_flood(user_of(update))
+    """Stop a flooding user's updates (one polite warning), before any other handler runs.
+
+    Messages and button taps are counted apart (browsing topics is not flooding); /berhenti,
+    /hapusdata and the deletion's confirm buttons are never held back.
+    """
+    query = update.callback_query
+    if query is not None and str(query.data or "").startswith(f"{CB_DELETE}:"):
+        return
+    if query is None:
+        command = parse_command(update.effective_message.text or "")
+        if command is not None and command[0] in UNTHROTTLED_COMMANDS:
+            return
+    decision = context.services.check_flood(user_of(update), tap=query is not None)
     if decision is Decision.ALLOW:
         return
-    query = update.callback_query
     if query is not None:
         await query.answer(replies.TG_SLOW_DOWN if decision is Decision.WARN else None)
     elif decision is Decision.WARN:
         await _say(update, replies.TG_SLOW_DOWN)
+    raise ApplicationHandlerStop
+
+
+async def ignore_edited_command(update: Update, context: BotContext) -> None:
+    """An edited /command is not run again (an edited question is answered again)."""
     raise ApplicationHandlerStop
 
 
@@ -366,6 +408,8 @@ def _report_conflict(context: BotContext) -> None:
 # -- wiring ---------------------------------------------------------------------------------
 def register_handlers(app: Application) -> None:
     """Register every handler, in priority order: this function is the bot's menu."""
+    app.add_handler(MessageHandler(filters.UpdateType.EDITED_MESSAGE & filters.COMMAND,
+                                   ignore_edited_command), group=-2)
     app.add_handler(MessageHandler(COUNTED, guard_flood), group=-1)
     app.add_handler(CallbackQueryHandler(guard_flood), group=-1)
 
