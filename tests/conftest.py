@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +22,14 @@ SHARED_DIR = ROOT.parent / "shared"
 def kb() -> KnowledgeBase:
     """The real knowledge base from knowledge/."""
     return load_knowledge(KNOWLEDGE_DIR)
+
+
+@pytest.fixture
+def kb_copy(tmp_path: Path) -> Path:
+    """A copy of knowledge/ in a temporary folder, for tests that edit the KB."""
+    target = tmp_path / "knowledge"
+    shutil.copytree(KNOWLEDGE_DIR, target)
+    return target
 
 
 @pytest.fixture

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import pytest
 
 from bot.knowledge import KnowledgeBase, KnowledgeError, load_knowledge
 from bot.models import IntentKind
-from tests.conftest import KNOWLEDGE_DIR
 
 REQUIRED_TOPICS = {"foto", "medsos", "kampanye", "timses", "keluarga", "jabatan", "uang",
                    "pilih", "desa", "aturan", "sanksi", "lapor", "jadwal"}
@@ -41,13 +39,6 @@ def test_every_seed_article_is_a_source(kb: KnowledgeBase) -> None:
     assert len(articles) == 5
     cited = {s for i in kb.intents.values() for s in i.sources}
     assert {a.id for a in articles} <= cited
-
-
-@pytest.fixture
-def kb_copy(tmp_path: Path) -> Path:
-    target = tmp_path / "knowledge"
-    shutil.copytree(KNOWLEDGE_DIR, target)
-    return target
 
 
 def _write_intents(root: Path, text: str) -> None:

@@ -6,20 +6,11 @@ intent (about 160 lines); the operator needs the one line that says what to fix.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 from bot.knowledge import KnowledgeError, load_knowledge
-from tests.conftest import KNOWLEDGE_DIR
-
-
-@pytest.fixture
-def kb_copy(tmp_path: Path) -> Path:
-    target = tmp_path / "knowledge"
-    shutil.copytree(KNOWLEDGE_DIR, target)
-    return target
 
 
 def _tab_in(path: Path) -> int:

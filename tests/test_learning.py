@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 from pathlib import Path
 
 import pytest
@@ -16,17 +15,14 @@ from bot.knowledge import LEARNED_FILE, KnowledgeError, load_knowledge
 from bot.learning import LearnError, attach
 from bot.models import ChatRef
 from bot.store import Store
-from tests.conftest import KNOWLEDGE_DIR
 
 TODAY = dt.date(2026, 12, 1)
 QUESTION = "min sy nge-love story wa caleg dprd, aman gak tuh"
 
 
 @pytest.fixture
-def knowledge(tmp_path: Path) -> Path:
-    root = tmp_path / "knowledge"
-    shutil.copytree(KNOWLEDGE_DIR, root)
-    return root
+def knowledge(kb_copy: Path) -> Path:
+    return kb_copy
 
 
 def test_attached_question_is_a_phrasing_of_its_intent(knowledge: Path) -> None:

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 from pathlib import Path
 
 import pytest
 
 from bot.dialogue import Dialogue, calendar_sentences
 from bot.knowledge import KnowledgeBase, KnowledgeError, load_knowledge
-from tests.conftest import KNOWLEDGE_DIR
 
 BETWEEN = dt.date(2026, 12, 1)       # no stage running (as when this was written)
 CAMPAIGN = dt.date(2024, 10, 1)      # Pilkada 2024 campaign
@@ -50,9 +48,8 @@ def test_schedule_says_nothing_runs_today(kb: KnowledgeBase) -> None:
     assert reply.text.startswith("Saat ini (1 Desember 2026) tidak ada tahapan")
 
 
-def test_an_unknown_placeholder_is_a_check_error(tmp_path: Path) -> None:
-    root = tmp_path / "knowledge"
-    shutil.copytree(KNOWLEDGE_DIR, root)
+def test_an_unknown_placeholder_is_a_check_error(kb_copy: Path) -> None:
+    root = kb_copy
     path = root / "intents" / "penindakan.yaml"
     path.write_text(path.read_text(encoding="utf-8").replace(
         "{tahapan_sekarang}", "{tahapan_kemarin}", 1), encoding="utf-8")
