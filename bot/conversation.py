@@ -124,7 +124,7 @@ class Conversation:
         """Reply to a message in a private chat: a command, or else a question."""
         command = parse_command(text, self.words)
         if command is None:
-            return self.services.ask(text, memory.context)
+            return self.services.ask(text, memory.context, chat)
         name, args = command
         if name == CMD_RELOAD:
             return await self.reload_knowledge(chat)

@@ -201,8 +201,14 @@ TG_UNKNOWN_REGION = "Wilayah itu tidak dikenal. Silakan pilih lagi lewat /langga
 TG_UNSUBSCRIBED = "🔕 Pengingat dihentikan. Aktifkan lagi kapan saja dengan /langganan."
 TG_NOT_SUBSCRIBED = "Anda belum berlangganan pengingat. Ketik /langganan untuk mulai."
 TG_DELETE_CONFIRM = (
-    "Hapus semua data Anda di Tanya Netral? Ini mencakup langganan, wilayah, ikrar digital, "
-    "dan penilaian 👍/👎. Tindakan ini tidak bisa dibatalkan."
+    "Hapus semua data Anda di Tanya Netral? Yang akan dihapus:\n"
+    "• langganan pengingat dan wilayah pilihan Anda\n"
+    "• waktu ikrar digital Anda\n"
+    "• penilaian 👍/👎 Anda\n"
+    "• teks pertanyaan Anda yang tidak terjawab atau Anda nilai 👎\n"
+    "• catatan pengiriman pengingat ke Anda\n"
+    "• percobaan perintah admin Anda yang ditolak\n\n"
+    "Tindakan ini tidak bisa dibatalkan."
 )
 TG_DELETE_YES = "🗑️ Ya, hapus"
 TG_DELETE_NO = "Batal"

@@ -85,14 +85,15 @@ class Services:
         self.store.close()
 
     # -- questions ------------------------------------------------------------------------
-    def ask(self, text: str, context: Context | None = None) -> Reply:
-        """Answer free text, count it, and log true misses (text only) for admins."""
+    def ask(self, text: str, context: Context | None = None,
+            asker: ChatRef | None = None) -> Reply:
+        """Answer free text, count it, and log true misses for admins (erased by /hapusdata)."""
         now = self.clock()
         reply = self.dialogue.answer(text, context)
         self.store.count("questions", now)
         self.store.count(_COUNTERS[reply.kind], now)
         if reply.kind is ReplyKind.FALLBACK and reply.intent is None and text.strip():
-            self.store.record_miss(text, "fallback", None, now)
+            self.store.record_miss(text, "fallback", None, now, asker)
         return reply
 
     def check_flood(self, user: ChatRef, tap: bool = False) -> Decision:
@@ -139,7 +140,7 @@ class Services:
         if kind is ActionKind.TOPIC:
             return self.dialogue.topic(action.arg)
         if kind is ActionKind.NONE_OF_THESE:
-            return self.none_of_these(question)
+            return self.none_of_these(question, chat)
         if kind in (ActionKind.FEEDBACK_UP, ActionKind.FEEDBACK_DOWN):
             return self.feedback(chat, message_id, action, question)
         if kind is ActionKind.REGION:
@@ -163,13 +164,13 @@ class Services:
         self.store.record_feedback(chat, message_id, intent, useful, now)
         if useful:
             return Reply.notice(replies.TG_FEEDBACK_THANKS)
-        self.store.record_miss(question or intent or "?", "thumbs_down", intent, now)
+        self.store.record_miss(question or intent or "?", "thumbs_down", intent, now, chat)
         return Reply.notice(replies.TG_FEEDBACK_NOTED)
 
-    def none_of_these(self, question: str | None) -> Reply:
+    def none_of_these(self, question: str | None, asker: ChatRef | None = None) -> Reply:
         """The 'Bukan semuanya' button: log the question as a miss and offer the topics."""
         if question:
-            self.store.record_miss(question, "none_of_these", None, self.clock())
+            self.store.record_miss(question, "none_of_these", None, self.clock(), asker)
         return self.dialogue.none_of_these()
 
     # -- knowledge reload -------------------------------------------------------------------

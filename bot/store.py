@@ -34,6 +34,7 @@ from bot.models import (
 )
 
 MAX_MISS_CHARS = 500
+_MISS_FIELDS = "id, text, kind, intent, created_at"  # what admins see of a logged question
 _ACTIVE = "subscribed = 1 AND blocked = 0"  # a chat that receives reminders
 _ACTIVE_C = "c.subscribed = 1 AND c.blocked = 0"
 
@@ -212,6 +213,18 @@ def m003_chat_refs(db: Database) -> None:
     db.execute("CREATE INDEX idx_deliveries_message ON deliveries (message_id)")
 
 
+@migrations()
+def m004_miss_askers(db: Database) -> None:
+    """Remember who asked a logged question, only so that their /hapusdata erases its text.
+
+    Admins never see it (`recent_misses` returns the text, kind and intent); rows from before
+    this migration have no asker.
+    """
+    db.execute("ALTER TABLE misses ADD COLUMN channel TEXT")
+    db.execute("ALTER TABLE misses ADD COLUMN chat_id TEXT")
+    db.execute("CREATE INDEX idx_misses_asker ON misses (channel, chat_id)")
+
+
 def iso(moment: dt.datetime) -> str:
     """Format an aware datetime as ISO-8601 UTC."""
     if moment.tzinfo is None:
@@ -335,7 +348,7 @@ class Store:
         """Delete everything stored about a chat (/hapusdata)."""
         key = [chat.channel, chat.id]
         with self._tx() as db:
-            for table in ("pledges", "feedback", "chats", "deliveries"):
+            for table in ("pledges", "feedback", "chats", "deliveries", "misses"):
                 db.execute(f"DELETE FROM {table} WHERE channel = ? AND chat_id = ?", key)
             # Refused admin attempts name the user (private chat id = user id); admins' own
             # actions stay, as the audit trail of what was sent.
@@ -368,15 +381,19 @@ class Store:
                                    "useful": int(useful), "created_at": iso(now)},
                                   pk=("channel", "chat_id", "message_id"))
 
-    def record_miss(self, text: str, kind: str, intent: str | None, now: dt.datetime) -> None:
-        """Log an unanswered question or a 👎 (text only) for admins."""
+    def record_miss(self, text: str, kind: str, intent: str | None, now: dt.datetime,
+                    asker: ChatRef | None = None) -> None:
+        """Log an unanswered question or a 👎 for admins; `asker` only lets /hapusdata erase it."""
         with self._tx() as db:
             db["misses"].insert({"text": text[:MAX_MISS_CHARS], "kind": kind, "intent": intent,
-                                 "created_at": iso(now)})
+                                 "created_at": iso(now),
+                                 "channel": asker.channel if asker else None,
+                                 "chat_id": asker.id if asker else None})
 
     def recent_misses(self, limit: int = 20) -> list[dict[str, object]]:
-        """The newest unanswered questions and 👎, newest first."""
-        return list(self.db["misses"].rows_where(order_by="id desc", limit=limit))
+        """The newest unanswered questions and 👎, newest first (never who asked)."""
+        return list(self.db["misses"].rows_where(select=_MISS_FIELDS, order_by="id desc",
+                                                 limit=limit))
 
     def miss(self, miss_id: int) -> dict[str, object] | None:
         """One logged question by its number, or None."""

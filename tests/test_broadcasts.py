@@ -58,7 +58,8 @@ def test_migration_upgrades_an_m001_only_file_without_losing_data(tmp_path: Path
             "jabar", True, "2024-01-02T00:00:00+00:00")
         assert [m["text"] for m in store.recent_misses()] == ["apa ini"]
         applied = [m.name for m in migrations.applied(store.db)]
-        assert applied == ["m001_chats_pledges_feedback", "m002_broadcasts", "m003_chat_refs"]
+        assert applied == ["m001_chats_pledges_feedback", "m002_broadcasts", "m003_chat_refs",
+                           "m004_miss_askers"]
         assert store.subscribers() == [tg(7)]
     finally:
         store.close()

@@ -128,3 +128,23 @@ async def test_forged_feedback_data_is_not_stored(bot: Harness) -> None:
     store = bot.services.store
     assert store.db["feedback"].count == 0
     assert store.recent_misses() == []
+
+
+async def test_hapusdata_says_what_it_erases_and_erases_the_users_question_texts(
+        bot: Harness) -> None:
+    other = USER + 1
+    await bot.ask(USER, "qwerty zxcvb plugh")  # unanswered: logged for admins
+    answer = await bot.ask(USER, FOTO_QUESTION)
+    await bot.press(answer, "f:0:foto_bersama_calon")  # 👎: the question is logged too
+    await bot.ask(other, "plugh xyzzy qwerty")
+    store = bot.services.store
+    assert len(store.recent_misses()) == 3
+    assert all(set(m) == {"id", "text", "kind", "intent", "created_at"}
+               for m in store.recent_misses())  # admins never see who asked
+
+    confirm = await bot.command(USER, "hapusdata")
+    for item in ("langganan", "ikrar", "👍/👎", "tidak terjawab", "pengingat",
+                 "perintah admin"):
+        assert item in confirm.text, item
+    await bot.press(confirm, "d:y")
+    assert [m["text"] for m in store.recent_misses()] == ["plugh xyzzy qwerty"]

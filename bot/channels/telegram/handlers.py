@@ -267,7 +267,7 @@ async def answer_question(update: Update, context: BotContext) -> None:
     with contextlib.suppress(TelegramError):
         await update.effective_chat.send_action(ChatAction.TYPING)
     question = _strip_mention(message.text or message.caption or "", context.bot.username)
-    reply = context.services.ask(question, context.memory.context)
+    reply = context.services.ask(question, context.memory.context, user_of(update))
     await _say_reply(update, context, reply, question)
 
 
