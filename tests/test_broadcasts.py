@@ -64,7 +64,7 @@ def test_migration_upgrades_an_m001_only_file_without_losing_data(tmp_path: Path
     finally:
         store.close()
     again = Store(path)  # re-opening applies nothing twice
-    assert len(migrations.applied(again.db)) == 3
+    assert len(migrations.applied(again.db)) == 4
     again.close()
 
 
