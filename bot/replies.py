@@ -210,6 +210,10 @@ TG_DELETE_CONFIRM = (
     "• percobaan perintah admin Anda yang ditolak\n\n"
     "Tindakan ini tidak bisa dibatalkan."
 )
+TG_YOUR_ID = (
+    "ID Telegram Anda: {user_id}\n"
+    "Pengelola bot memerlukan angka ini untuk memberi Anda akses admin."
+)
 TG_DELETE_YES = "🗑️ Ya, hapus"
 TG_DELETE_NO = "Batal"
 TG_DELETED = "✅ Data Anda sudah dihapus. Anda tetap bisa bertanya kapan saja."

@@ -148,3 +148,10 @@ async def test_hapusdata_says_what_it_erases_and_erases_the_users_question_texts
         assert item in confirm.text, item
     await bot.press(confirm, "d:y")
     assert [m["text"] for m in store.recent_misses()] == ["plugh xyzzy qwerty"]
+
+
+async def test_id_replies_with_the_users_numeric_id(bot: Harness) -> None:
+    reply = await bot.command(USER, "id")
+    assert reply.text == replies.TG_YOUR_ID.format(user_id=USER)
+    assert f": {USER}\n" in reply.text
+    assert "id" not in [c["command"] for c in bot.api.commands()]  # not in the public menu

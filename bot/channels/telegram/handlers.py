@@ -100,6 +100,7 @@ NON_TEXT = NEW_MESSAGE & ~WORDS & ~filters.StatusUpdate.ALL & FOR_US
 COUNTED = NEW_OR_EDITED & (filters.COMMAND | FOR_US)  # what the flood guard counts
 # Never slowed down: leaving and erasing one's data must always work.
 UNTHROTTLED_COMMANDS = frozenset({CMD_BERHENTI, CMD_HAPUSDATA})
+CMD_ID = "id"  # replies with the user's numeric id, for ADMIN_IDS (not in the public menu)
 NOT_MODIFIED = "message is not modified"  # Telegram's answer to an edit that changes nothing
 
 
@@ -231,6 +232,11 @@ async def confirm_delete(update: Update, context: BotContext) -> None:
 async def show_about(update: Update, context: BotContext) -> None:
     """/tentang: sources and the last review date."""
     await _say_reply(update, context, context.services.about())
+
+
+async def show_id(update: Update, context: BotContext) -> None:
+    """/id: the user's numeric Telegram id (what an operator puts in ADMIN_IDS)."""
+    await _say(update, replies.TG_YOUR_ID.format(user_id=update.effective_user.id))
 
 
 async def unknown_command(update: Update, context: BotContext) -> None:
@@ -423,6 +429,7 @@ def register_handlers(app: Application) -> None:
     app.add_handler(CommandHandler(CMD_BERHENTI, unsubscribe))
     app.add_handler(CommandHandler(CMD_HAPUSDATA, confirm_delete))
     app.add_handler(CommandHandler(CMD_TENTANG, show_about))
+    app.add_handler(CommandHandler(CMD_ID, show_id))
     app.add_handler(CommandHandler(ROUTED_ADMIN_COMMANDS, run_admin_command,
                                    filters=filters.ChatType.PRIVATE))
     app.add_handler(CommandHandler(core_admin.CMD_RELOAD, reload_knowledge,
