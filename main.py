@@ -29,14 +29,15 @@ from bot.store import StoreError
 logger = logging.getLogger("main")
 
 
-def _load_kb(settings: Settings) -> KnowledgeBase:
+def _load_kb(settings: Settings, exit_code: int = 1) -> KnowledgeBase:
+    """The knowledge base, or its problems on stderr and exit (1 for `check`, 2 at start-up)."""
     try:
         return load_knowledge(settings.knowledge_dir)
     except KnowledgeError as exc:
         print(f"Knowledge base has {len(exc.problems)} problem(s):", file=sys.stderr)
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
-        raise SystemExit(1) from None
+        raise SystemExit(exit_code) from None
 
 
 def cmd_check(settings: Settings, _args: argparse.Namespace) -> int:
@@ -120,7 +121,7 @@ def cmd_run(settings: Settings, _args: argparse.Namespace) -> int:
         logger.warning("%s", warning)
     try:
         with instance_lock(settings.db_path):  # before the slow part: a second one stops at once
-            return run(settings, _load_kb(settings))
+            return run(settings, _load_kb(settings, exit_code=2))
     except (InstanceError, StoreError) as exc:  # start-up problems: one line, no traceback
         print(f"start-up error: {exc}", file=sys.stderr)
         return 2

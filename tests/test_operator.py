@@ -189,3 +189,14 @@ async def test_a_409_conflict_is_reported_in_one_line(
         "stop it (this one receives no updates meanwhile)"]
     assert reports[0].exc_info is None
     assert [r.status for r in fake_api.requests("getUpdates")][:2] == [409, 409]
+
+
+def test_a_broken_knowledge_base_stops_the_bot_with_exit_2(kb_copy: Path, tmp_path: Path) -> None:
+    topics = kb_copy / "topics.yaml"
+    topics.write_text(topics.read_text(encoding="utf-8").replace("\n  - ", "\n\t- ", 1),
+                      encoding="utf-8")
+    result = _run("run", stdin="/keluar\n", KNOWLEDGE_DIR=str(kb_copy),
+                  DB_PATH=str(tmp_path / "db.sqlite3"))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "invalid YAML" in result.stderr and len(result.stderr.splitlines()) == 3
+    assert _run("check", KNOWLEDGE_DIR=str(kb_copy)).returncode == 1  # check keeps its 1
