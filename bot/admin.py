@@ -258,7 +258,15 @@ class Admin:
         """List the admin commands."""
         if not self._guard(user, CMD_HELP, "", now):
             return Reply.notice(replies.ADMIN_REFUSED)
-        return Reply.notice(replies.ADMIN_HELP.format(tz=self._zone_name(now)))
+        return Reply.notice(self.help_text(now))
+
+    def help_text(self, now: dt.datetime) -> str:
+        """The admin help, its example dated tomorrow and every region id listed."""
+        regions = self.knowledge().regions
+        tomorrow = now.astimezone(self.tz).date() + dt.timedelta(days=1)
+        return replies.ADMIN_HELP.format(
+            tz=self._zone_name(now), example_date=tomorrow.isoformat(),
+            example_region=next(iter(regions), "jabar"), regions=", ".join(regions) or "-")
 
     # -- scheduling -------------------------------------------------------------------------
     def draft_broadcast(self, user: ChatRef, chat: ChatRef, args: str,
@@ -281,8 +289,10 @@ class Admin:
         when = self._show(draft.send_ats[0]) if draft.send_ats else None
         text = replies.render_preview(draft.text, when, repeat, audience, subscribers)
         token = str(draft.token)
+        confirm = (replies.ADMIN_CONFIRM_BUTTON if draft.send_ats
+                   else replies.ADMIN_CONFIRM_NOW_BUTTON)
         return Reply.notice(
-            text, Choice(replies.ADMIN_CONFIRM_BUTTON, Action(ActionKind.ADMIN_CONFIRM, token)),
+            text, Choice(confirm, Action(ActionKind.ADMIN_CONFIRM, token)),
             Choice(replies.ADMIN_DISCARD_BUTTON, Action(ActionKind.ADMIN_DISCARD, token)))
 
     def press(self, user: ChatRef, action: Action, now: dt.datetime) -> Reply:

@@ -375,3 +375,25 @@ def test_whatsapp_admins_are_recognised_by_number(store: Store, kb: KnowledgeBas
     assert admin.is_admin(ChatRef.whatsapp("6281234567890"))
     assert not admin.is_admin(ChatRef.whatsapp("900"))  # ids of one channel mean nothing on another
     assert not admin.is_admin(ChatRef.telegram("6281234567890"))
+
+
+def test_a_broadcast_sent_at_once_is_confirmed_with_kirim_sekarang(admin: Admin) -> None:
+    now_preview = admin.draft_broadcast(ADMIN, CHAT, "sekarang\nHalo semua.", NOW)
+    assert [b.label for b in now_preview.buttons] == [replies.ADMIN_CONFIRM_NOW_BUTTON,
+                                                      replies.ADMIN_DISCARD_BUTTON]
+    assert replies.ADMIN_CONFIRM_NOW_BUTTON == "✅ Ya, kirim sekarang"
+    later = admin.draft_broadcast(ADMIN, CHAT, "1/12/2026 07.00\nHalo semua.", NOW)
+    assert later.buttons[0].label == replies.ADMIN_CONFIRM_BUTTON
+
+
+@pytest.mark.parametrize("now", [NOW, dt.datetime(2027, 2, 28, 18, 0, tzinfo=dt.UTC)])
+def test_admin_help_examples_are_dated_tomorrow_and_list_the_regions(
+        admin: Admin, kb: KnowledgeBase, now: dt.datetime) -> None:
+    text = admin.help(ADMIN, now).text
+    tomorrow = (now.astimezone(ZoneInfo("Asia/Jakarta")).date() + dt.timedelta(days=1))
+    assert f"/siaran {tomorrow.isoformat()} 07:00 WIB wilayah=" in text
+    assert all(region in text for region in kb.regions)
+    example = text.split("Contoh:\n", 1)[1].split("\n", 2)
+    reply = admin.draft_broadcast(ADMIN, CHAT, example[0].removeprefix("/siaran ") + "\n"
+                                  + example[1], now)
+    assert "Pratinjau" in reply.text  # the example itself is valid input, in the future

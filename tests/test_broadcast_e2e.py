@@ -132,7 +132,7 @@ async def test_bad_admin_input_says_what_to_fix(bot: Harness) -> None:
     reply = await bot.ask(ADMIN, "/siaran besok pagi\nHalo")
     assert reply.text == replies.ADMIN_BAD_DATE.format(value="besok pagi")
     assert (await bot.ask(ADMIN, "/siaran 2031-03-03 07:00")).text == replies.ADMIN_EMPTY_TEXT
-    assert (await bot.ask(ADMIN, "/admin")).text == replies.ADMIN_HELP.format(tz="WIB")
+    assert (await bot.ask(ADMIN, "/admin")).text == bot.services.admin.help_text(bot.clock())
 
 
 async def test_non_admin_is_refused_politely_and_audited(bot: Harness) -> None:
