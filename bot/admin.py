@@ -77,11 +77,15 @@ _DATE_PATTERNS = (
     re.compile(r"(?P<d>\d{1,2})[/.-](?P<m>\d{1,2})[/.-](?P<y>\d{4})"),
     re.compile(r"(?P<d>\d{1,2})\s+(?P<mon>[a-z]+)\s+(?P<y>\d{4})"),
 )
-_TIME = r"(?P<H>\d{1,2})[:.](?P<M>\d{2})"
+_TIME = r"(?P<H>\d{1,2})[:.](?P<M>\d{2})(?:[:.](?P<S>\d{2}))?"
 _SEP = r"(?:\s*t\s*|\s+(?:pukul\s+|jam\s+)?)"
 _ZONE = r"(?:\s+(?P<tz>wib|wita|wit))?"
 _DATETIME_PATTERNS = tuple(re.compile(f"^{p.pattern}{_SEP}{_TIME}{_ZONE}$")
                            for p in _DATE_PATTERNS)
+# "+5m", "+2j", "+30d": minutes (menit), hours (jam), seconds (detik) from now.
+_RELATIVE = re.compile(r"^\+\s*(?P<n>\d{1,5})\s*(?P<unit>detik|d|menit|mnt|m|jam|j)$")
+_RELATIVE_UNITS = {"d": "seconds", "detik": "seconds", "m": "minutes", "mnt": "minutes",
+                   "menit": "minutes", "j": "hours", "jam": "hours"}
 _REPEAT_DAYS = re.compile(r"^(?:tiap|setiap)?(?P<n>\d{1,3})(?:hari|h)?$")
 
 
@@ -121,10 +125,23 @@ def parse_local_datetime(value: str, default_tz: dt.tzinfo) -> dt.datetime:
     tz = ZoneInfo(ZONE_SUFFIXES[match["tz"]]) if match["tz"] else default_tz
     day = _date_from(match, value)
     try:
-        clock = dt.time(int(match["H"]), int(match["M"]))
+        clock = dt.time(int(match["H"]), int(match["M"]), int(match["S"] or 0))
     except ValueError:
         raise InputError(replies.ADMIN_BAD_DATE.format(value=value.strip())) from None
     return dt.datetime.combine(day, clock, tzinfo=tz)
+
+
+def parse_when(value: str, default_tz: dt.tzinfo, now: dt.datetime) -> dt.datetime:
+    """Parse a send time: a local date-time (see `parse_local_datetime`) or "+5m" from `now`.
+
+    Raises:
+        InputError: unreadable, or not a real date or time.
+    """
+    match = _RELATIVE.match(" ".join(value.lower().split()))
+    if match is None:
+        return parse_local_datetime(value, default_tz)
+    delta = dt.timedelta(**{_RELATIVE_UNITS[match["unit"]]: int(match["n"])})
+    return now.astimezone(default_tz) + delta
 
 
 def parse_local_date(value: str) -> dt.date:
@@ -344,7 +361,7 @@ class Admin:
             raise InputError(replies.ADMIN_UNKNOWN_OPTION.format(option=sorted(unknown)[0]))
         when_text = " ".join(words)
         immediate = when_text.lower() in NOW_WORDS
-        first = None if immediate else parse_local_datetime(when_text, self.tz)
+        first = None if immediate else parse_when(when_text, self.tz, now)
         regions = parse_regions(options["wilayah"], self.knowledge().regions) \
             if "wilayah" in options else None
         if not text:

@@ -325,7 +325,8 @@ ADMIN_HELP = (
     "baris berikutnya (atau setelah tanda |). Contoh:\n"
     "/siaran {example_date} 07:00 {tz} wilayah={example_region}\n"
     "Selamat pagi, rekan ASN …\n"
-    "Waktu boleh ditulis 1/12/2026 07.00 atau 1 Desember 2026 07.00; tanpa zona berarti {tz}. "
+    "Waktu boleh ditulis 1/12/2026 07.00, 1 Desember 2026 07.00 atau sampai detik "
+    "(07:00:30); tanpa zona berarti {tz}. Dari sekarang: +5m (menit), +2j (jam), +30d (detik). "
     "Tulis «sekarang» untuk kirim segera.\n"
     "Ulang: ulang=senin (tiap Senin), ulang=harian, ulang=3hari, dengan sampai=<tanggal> atau "
     "tahap=<pemilu>/<tahap> (misalnya tahap=pilkada_2024/kampanye).\n"
@@ -341,7 +342,7 @@ ADMIN_HELP = (
 )
 ADMIN_BAD_DATE = (
     "Tanggal dan jam tidak terbaca: «{value}». Tulis seperti 2026-12-01 07:00 atau "
-    "1/12/2026 07.00, boleh diakhiri WIB, WITA atau WIT."
+    "1/12/2026 07.00, boleh diakhiri WIB, WITA atau WIT; atau +5m (5 menit dari sekarang)."
 )
 ADMIN_NO_SUCH_DATE = "Tanggal «{value}» tidak ada di kalender. Periksa lagi tanggal dan bulannya."
 ADMIN_PAST = (

@@ -17,6 +17,7 @@ from bot.admin import (
     parse_local_datetime,
     parse_regions,
     parse_repeat,
+    parse_when,
     split_command,
 )
 from bot.config import Settings
@@ -397,3 +398,24 @@ def test_admin_help_examples_are_dated_tomorrow_and_list_the_regions(
     reply = admin.draft_broadcast(ADMIN, CHAT, example[0].removeprefix("/siaran ") + "\n"
                                   + example[1], now)
     assert "Pratinjau" in reply.text  # the example itself is valid input, in the future
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("+5m", NOW + dt.timedelta(minutes=5)),
+    ("+ 90 detik", NOW + dt.timedelta(seconds=90)),
+    ("+2j", NOW + dt.timedelta(hours=2)),
+    ("+30d", NOW + dt.timedelta(seconds=30)),
+    ("2026-11-22 10:05:30", dt.datetime(2026, 11, 22, 3, 5, 30, tzinfo=dt.UTC)),
+    ("22/11/2026 12.05.30 WITA", dt.datetime(2026, 11, 22, 4, 5, 30, tzinfo=dt.UTC)),
+])
+def test_times_to_the_second_or_relative_to_now(text: str, expected: dt.datetime) -> None:
+    assert parse_when(text, WIB, NOW) == expected
+
+
+def test_a_relative_time_schedules_a_broadcast(admin: Admin, store: Store) -> None:
+    preview = admin.draft_broadcast(ADMIN, CHAT, "+5m\nRapat netralitas sebentar lagi.", NOW)
+    assert "Pratinjau" in preview.text and "22 November 2026 pukul 10.05 WIB" in preview.text
+    confirm(admin, preview)
+    assert [b.send_at for b in store.upcoming_broadcasts()] == [NOW + dt.timedelta(minutes=5)]
+    with pytest.raises(InputError):
+        parse_when("+5 tahun", WIB, NOW)
