@@ -64,6 +64,7 @@ MAX_LISTED = 20
 MAX_PROBLEMS_SHOWN = 15
 ZONE_SUFFIXES = {"wib": "Asia/Jakarta", "wita": "Asia/Makassar", "wit": "Asia/Jayapura"}
 ALL_REGIONS_WORDS = ("semua", "all", "nasional")
+NO_REGION_WORDS = ("indonesia",)  # in wilayah=: also the subscribers of "Seluruh Indonesia"
 NOW_WORDS = ("sekarang", "now")
 
 _MONTHS = {
@@ -170,11 +171,11 @@ def parse_regions(value: str, known: Mapping[str, Region]) -> Audience | None:
     ids = [part.strip().lower() for part in value.split(",") if part.strip()]
     if not ids or any(i in ALL_REGIONS_WORDS for i in ids):
         return None
-    unknown = [i for i in ids if i not in known]
+    unknown = [i for i in ids if i not in known and i not in NO_REGION_WORDS]
     if unknown:
         raise InputError(replies.ADMIN_UNKNOWN_REGION.format(
             unknown=", ".join(unknown), choices=", ".join(known)))
-    return tuple(dict.fromkeys(ids))
+    return tuple(dict.fromkeys(None if i in NO_REGION_WORDS else i for i in ids))
 
 
 def parse_repeat(value: str) -> tuple[int, int | None]:
@@ -304,13 +305,25 @@ class Admin:
             repeat = (self._show(draft.send_ats[0]), self._show(draft.send_ats[-1]),
                       len(draft.send_ats))
         when = self._show(draft.send_ats[0]) if draft.send_ats else None
-        text = replies.render_preview(draft.text, when, repeat, audience, subscribers)
+        text = replies.render_preview(draft.text, when, repeat, audience, subscribers,
+                                      self._all_note(draft.regions))
         token = str(draft.token)
         confirm = (replies.ADMIN_CONFIRM_BUTTON if draft.send_ats
                    else replies.ADMIN_CONFIRM_NOW_BUTTON)
         return Reply.notice(
             text, Choice(confirm, Action(ActionKind.ADMIN_CONFIRM, token)),
             Choice(replies.ADMIN_DISCARD_BUTTON, Action(ActionKind.ADMIN_DISCARD, token)))
+
+    def _all_note(self, regions: Audience | None) -> str | None:
+        """For a regional audience: whether "Seluruh Indonesia" subscribers get it too."""
+        if regions is None:
+            return None
+        if None in regions:
+            return replies.ADMIN_PREVIEW_WITH_ALL
+        left_out = len(self.store.audience((None,)))
+        example = next((r for r in regions if r is not None), "jabar")
+        return replies.ADMIN_PREVIEW_WITHOUT_ALL.format(count=replies.format_number(left_out),
+                                                        example=example)
 
     def press(self, user: ChatRef, action: Action, now: dt.datetime) -> Reply:
         """Handle a preview button (ADMIN_CONFIRM or ADMIN_DISCARD with the draft's token)."""

@@ -330,7 +330,8 @@ ADMIN_HELP = (
     "Tulis «sekarang» untuk kirim segera.\n"
     "Ulang: ulang=senin (tiap Senin), ulang=harian, ulang=3hari, dengan sampai=<tanggal> atau "
     "tahap=<pemilu>/<tahap> (misalnya tahap=pilkada_2024/kampanye).\n"
-    "Kode wilayah: {regions}.\n\n"
+    "Kode wilayah: {regions}; «indonesia» = pelanggan «Seluruh Indonesia» (siaran wilayah "
+    "tidak sampai ke mereka tanpa kode ini).\n\n"
     "/siaranmendatang — daftar siaran terjadwal\n"
     "/batalsiaran <nomor> — batalkan siaran (dan sisa serinya)\n"
     "/kirimsekarang <nomor> — kirim siaran terjadwal sekarang\n"
@@ -390,6 +391,11 @@ ADMIN_PREVIEW_NOW = "🕖 Waktu: sekarang, segera setelah dikonfirmasi"
 ADMIN_PREVIEW_REPEAT = "🔁 Ulang: {count} kali, {first} s.d. {last}"
 ADMIN_PREVIEW_AUDIENCE = "👥 Penerima: {audience} — {count} pelanggan saat ini"
 ADMIN_PREVIEW_CONFIRM = "Kirim sesuai pratinjau ini?"
+ADMIN_PREVIEW_WITHOUT_ALL = (
+    "ℹ️ {count} pelanggan «Seluruh Indonesia» tidak menerima siaran wilayah ini. Agar mereka "
+    "ikut, tambahkan «indonesia» ke wilayah= (misalnya wilayah={example},indonesia)."
+)
+ADMIN_PREVIEW_WITH_ALL = "ℹ️ Termasuk pelanggan «Seluruh Indonesia»."
 ADMIN_CONFIRM_BUTTON = "✅ Ya, jadwalkan"
 ADMIN_CONFIRM_NOW_BUTTON = "✅ Ya, kirim sekarang"
 ADMIN_DISCARD_BUTTON = "✖️ Batal"
@@ -486,8 +492,11 @@ def render_audience(regions: tuple[str | None, ...] | None, known: Mapping[str, 
 
 
 def render_preview(text: str, when: str | None, repeat: tuple[str, str, int] | None,
-                   audience: str, subscribers: int) -> str:
-    """The confirmation preview of a new broadcast: when, repetition, audience, then the text."""
+                   audience: str, subscribers: int, all_note: str | None = None) -> str:
+    """The confirmation preview of a new broadcast: when, repetition, audience, then the text.
+
+    `all_note` says, for a regional broadcast, what happens to "Seluruh Indonesia" subscribers.
+    """
     lines = [ADMIN_PREVIEW_HEADER,
              ADMIN_PREVIEW_WHEN.format(when=when) if when else ADMIN_PREVIEW_NOW]
     if repeat:
@@ -495,6 +504,8 @@ def render_preview(text: str, when: str | None, repeat: tuple[str, str, int] | N
         lines.append(ADMIN_PREVIEW_REPEAT.format(count=count, first=first, last=last))
     lines.append(ADMIN_PREVIEW_AUDIENCE.format(audience=audience,
                                                count=format_number(subscribers)))
+    if all_note:
+        lines.append(all_note)
     if not subscribers:
         lines.append(ADMIN_NO_SUBSCRIBERS)
     return "\n".join([*lines, _PREVIEW_RULE, text, _PREVIEW_RULE, ADMIN_PREVIEW_CONFIRM])

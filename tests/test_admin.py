@@ -419,3 +419,19 @@ def test_a_relative_time_schedules_a_broadcast(admin: Admin, store: Store) -> No
     assert [b.send_at for b in store.upcoming_broadcasts()] == [NOW + dt.timedelta(minutes=5)]
     with pytest.raises(InputError):
         parse_when("+5 tahun", WIB, NOW)
+
+
+def test_a_regional_preview_says_what_happens_to_seluruh_indonesia(admin: Admin,
+                                                                  store: Store) -> None:
+    store.subscribe(tg(1), "jabar", NOW)
+    store.subscribe(tg(2), None, NOW)  # "Seluruh Indonesia"
+    store.subscribe(tg(3), None, NOW)
+    regional = admin.draft_broadcast(ADMIN, CHAT, "+5m wilayah=jabar\nHalo Jabar.", NOW)
+    assert "1 pelanggan saat ini" in regional.text
+    assert replies.ADMIN_PREVIEW_WITHOUT_ALL.format(count="2", example="jabar") in regional.text
+    both = admin.draft_broadcast(ADMIN, CHAT, "+5m wilayah=jabar,indonesia\nHalo.", NOW)
+    assert "3 pelanggan saat ini" in both.text and replies.ADMIN_PREVIEW_WITH_ALL in both.text
+    confirm(admin, both)
+    assert store.audience(store.upcoming_broadcasts()[0].regions) == [tg(1), tg(2), tg(3)]
+    everyone = admin.draft_broadcast(ADMIN, CHAT, "+5m\nHalo semua.", NOW)
+    assert "«Seluruh Indonesia»" not in everyone.text  # everyone means everyone
