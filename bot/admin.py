@@ -104,6 +104,7 @@ class Draft:
     regions: Audience | None
     notify_chat: ChatRef
     created: dt.datetime
+    broadcast_id: int | None = None  # /kirimsekarang: an existing broadcast to send at once
 
 
 # -- parsing ------------------------------------------------------------------------------------
@@ -337,6 +338,8 @@ class Admin:
         del self._drafts[user]
         if action.kind is ActionKind.ADMIN_DISCARD:
             return Reply.notice(replies.ADMIN_DRAFT_DISCARDED)
+        if draft.broadcast_id is not None:
+            return self._send_now(draft, now)
         return self._create(user, draft, now)
 
     def _create(self, user: ChatRef, draft: Draft, now: dt.datetime) -> Reply:
@@ -475,14 +478,35 @@ class Admin:
         return Reply.notice(replies.ADMIN_CANCELLED.format(id=broadcast_id))
 
     def send_now(self, user: ChatRef, chat: ChatRef, args: str, now: dt.datetime) -> Reply:
-        """Send a scheduled broadcast now; progress is reported to this chat."""
+        """Recap a scheduled broadcast (text, audience) and ask before sending it now."""
         broadcast = self._target(user, CMD_SEND_NOW, args, now)
         if isinstance(broadcast, Reply):
             return broadcast
-        broadcast_id = broadcast.id
-        if not self.store.send_now(broadcast_id, now, chat):
+        if broadcast.status is not BroadcastStatus.SCHEDULED:
             return Reply.notice(replies.ADMIN_CANNOT_SEND_NOW.format(
-                id=broadcast_id, status=replies.BROADCAST_STATUS_LABELS[broadcast.status]))
+                id=broadcast.id, status=replies.BROADCAST_STATUS_LABELS[broadcast.status]))
+        self._tokens += 1
+        draft = Draft(self._tokens, broadcast.text, (), broadcast.regions, chat, now,
+                      broadcast_id=broadcast.id)
+        self._drafts[user] = draft
+        audience = replies.render_audience(draft.regions, self.knowledge().regions)
+        text = replies.render_preview(draft.text, None, None, audience,
+                                      len(self.store.audience(draft.regions)),
+                                      self._all_note(draft.regions))
+        token = str(draft.token)
+        return Reply.notice(
+            f"{replies.ADMIN_SEND_NOW_RECAP.format(id=broadcast.id)}\n{text}",
+            Choice(replies.ADMIN_CONFIRM_NOW_BUTTON, Action(ActionKind.ADMIN_CONFIRM, token)),
+            Choice(replies.ADMIN_DISCARD_BUTTON, Action(ActionKind.ADMIN_DISCARD, token)))
+
+    def _send_now(self, draft: Draft, now: dt.datetime) -> Reply:
+        """The confirmed /kirimsekarang: move the broadcast to now (if still scheduled)."""
+        broadcast_id = draft.broadcast_id or 0
+        if not self.store.send_now(broadcast_id, now, draft.notify_chat):
+            broadcast = self.store.broadcast(broadcast_id)
+            status = broadcast.status if broadcast else BroadcastStatus.CANCELLED
+            return Reply.notice(replies.ADMIN_CANNOT_SEND_NOW.format(
+                id=broadcast_id, status=replies.BROADCAST_STATUS_LABELS[status]))
         self._changed(now)
         return Reply.notice(replies.ADMIN_STARTED.format(id=broadcast_id))
 

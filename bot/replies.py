@@ -411,6 +411,7 @@ ADMIN_SCHEDULED_SERIES = (
     "✅ Seri siaran #{id} dijadwalkan: {count} kiriman, {first} s.d. {last}, untuk {audience}. "
     "Batalkan semuanya dengan /batalsiaran {id}."
 )
+ADMIN_SEND_NOW_RECAP = "Kirim siaran #{id} sekarang, tidak menunggu jadwalnya?"
 ADMIN_STARTED = "🚀 Siaran #{id} mulai dikirim. Kemajuannya saya laporkan di sini."
 ADMIN_NEED_ID = "Sebutkan nomor siaran, misalnya /{command} 12. Lihat nomornya di /siaranmendatang."
 ADMIN_NOT_FOUND = "Siaran #{id} tidak ditemukan."

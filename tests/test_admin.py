@@ -285,7 +285,9 @@ def test_list_upcoming_cancel_and_send_now(admin: Admin, store: Store,
 
     changes.clear()
     later = NOW + dt.timedelta(minutes=1)
-    assert "mulai dikirim" in admin.send_now(ADMIN, tg(777), str(second.id), later).text
+    recap = admin.send_now(ADMIN, tg(777), str(second.id), later)
+    assert changes == [] and store.broadcast(second.id).send_at != later  # asks first
+    assert "mulai dikirim" in confirm(admin, recap, later).text
     moved = store.broadcast(second.id)
     assert moved is not None and moved.send_at == later and moved.notify_chat == tg(777)
     assert changes == [later]
@@ -435,3 +437,21 @@ def test_a_regional_preview_says_what_happens_to_seluruh_indonesia(admin: Admin,
     assert store.audience(store.upcoming_broadcasts()[0].regions) == [tg(1), tg(2), tg(3)]
     everyone = admin.draft_broadcast(ADMIN, CHAT, "+5m\nHalo semua.", NOW)
     assert "«Seluruh Indonesia»" not in everyone.text  # everyone means everyone
+
+
+def test_kirimsekarang_recaps_text_and_audience_then_asks(admin: Admin, store: Store) -> None:
+    store.subscribe(tg(1), "papua", NOW)
+    confirm(admin, admin.draft_broadcast(ADMIN, CHAT, "2026-12-01 07:00 wilayah=papua\n"
+                                         "Untuk rekan ASN di Papua.", NOW))
+    (scheduled,) = store.upcoming_broadcasts()
+    recap = admin.send_now(ADMIN, CHAT, str(scheduled.id), NOW)
+    assert recap.text.startswith(replies.ADMIN_SEND_NOW_RECAP.format(id=scheduled.id))
+    assert "Untuk rekan ASN di Papua." in recap.text and "Papua — 1 pelanggan" in recap.text
+    assert [b.label for b in recap.buttons] == [replies.ADMIN_CONFIRM_NOW_BUTTON,
+                                                replies.ADMIN_DISCARD_BUTTON]
+    discard = next(b for b in recap.buttons if b.action.kind is ActionKind.ADMIN_DISCARD)
+    assert admin.press(ADMIN, discard.action, NOW).text == replies.ADMIN_DRAFT_DISCARDED
+    assert store.broadcast(scheduled.id).send_at == scheduled.send_at  # still as scheduled
+    again = admin.send_now(ADMIN, CHAT, str(scheduled.id), NOW)
+    admin.cancel(ADMIN, str(scheduled.id), NOW)  # cancelled between the recap and the tap
+    assert "dibatalkan" in confirm(admin, again).text
