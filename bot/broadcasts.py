@@ -296,31 +296,27 @@ class Broadcaster:
         """
         self._stopping = True
 
-    async def deliver(self, broadcast_id: int, on_progress: ProgressCallback | None = None,
-                      start_by: dt.datetime | None = None) -> DeliveryReport | None:
+    async def deliver(self, broadcast_id: int,
+                      on_progress: ProgressCallback | None = None) -> DeliveryReport | None:
         """Deliver a scheduled broadcast, or resume one left `sending`; wait until it ends.
 
-        Args:
-            start_by: a scheduled broadcast still waiting (behind another one) after this
-                moment is not started: the caller decides whether it is missed.
+        Broadcasts send one at a time, in the order they were started; one waiting behind
+        another is queued here until its turn (however long), never dropped.
 
         Returns:
             The final report, or None when the broadcast was not deliverable (unknown,
-            cancelled, missed, already done, too late to start, or the broadcaster stopped).
+            cancelled, missed, already done, or the broadcaster stopped).
 
         Raises:
             ExceptionGroup: when a worker fails (e.g. the database is unavailable). The other
                 workers are cancelled first, so at most the rows in flight stay `sending` and
                 the duplicate bound holds when the broadcast is resumed.
         """
-        queued = self._lock.locked()  # another broadcast is sending: we wait our turn
-        async with self._lock:
+        async with self._lock:  # another broadcast is sending: we wait our turn
             if self._stopping:
                 return None
             status = self.store.broadcast_status(broadcast_id)
             if status is BroadcastStatus.SCHEDULED:
-                if queued and start_by is not None and self.now() > start_by:
-                    return None
                 if not self.store.claim_broadcast(broadcast_id, self.now()):
                     return None
             elif status is not BroadcastStatus.SENDING:

@@ -261,15 +261,10 @@ class Scheduler:
                 return
             await self._send(Notice(targets, replies.render_report(broadcast, report)))
 
-        deadline = broadcast.send_at + self.grace
-        report = await self.broadcaster.deliver(broadcast_id, on_progress, start_by=deadline)
-        now = self.now()
-        if report is None and now > deadline and self.store.mark_missed(broadcast_id, now):
-            # It waited behind another broadcast past its grace window.
-            missed = self.store.broadcast(broadcast_id)
-            if missed is not None:
-                self._tell_admins(replies.render_missed((missed,), self.grace, self.tz))
-        return report
+        # Started here means decided on time (or within the grace window after downtime): if it
+        # waits behind another broadcast, it is queued, never missed. The grace window is for
+        # downtime only (`decide`), not for waiting in line.
+        return await self.broadcaster.deliver(broadcast_id, on_progress)
 
     # -- notices ----------------------------------------------------------------------------
     def _tell_admins(self, text: str) -> None:
