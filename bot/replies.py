@@ -456,6 +456,11 @@ ADMIN_RELOAD_FAILED = (
     "❌ Basis pengetahuan TIDAK dimuat ulang; versi lama tetap berjalan. Perbaiki {count} "
     "masalah berikut lalu coba lagi:\n{problems}"
 )
+BROADCAST_RESUMED = (
+    "🔄 Siaran #{id} sempat terputus (bot berhenti saat mengirim) dan kini dilanjutkan. Yang "
+    "sudah terkirim tidak dikirim ulang; paling banyak {repeat} penerima mungkin menerimanya "
+    "dua kali."
+)
 BROADCAST_MISSED = (
     "⚠️ Siaran terlewat (bot tidak aktif saat jadwalnya, lewat dari batas {grace} menit) dan "
     "tidak dikirim:\n{items}\nJadwalkan ulang dengan /siaran bila masih perlu."

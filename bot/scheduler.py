@@ -175,7 +175,10 @@ class Scheduler:
         for broadcast in grouped[Action.WAIT]:
             self._register(broadcast)
         self._drop_stale_jobs({b.id for b in grouped[Action.WAIT]})
-        for broadcast in (*grouped[Action.RESUME], *grouped[Action.START]):
+        for broadcast in grouped[Action.RESUME]:
+            if self._launch(broadcast.id):  # left `sending` by a process that stopped
+                self._tell_resumed(broadcast)
+        for broadcast in grouped[Action.START]:
             self._launch(broadcast.id)
         missed = tuple(b for b in grouped[Action.MISS] if self.store.mark_missed(b.id, now))
         if missed:
@@ -231,14 +234,29 @@ class Scheduler:
                 delay, lambda: self.sync(self.now()))
 
     # -- delivering -------------------------------------------------------------------------
-    def _launch(self, broadcast_id: int) -> None:
+    def _launch(self, broadcast_id: int) -> bool:
+        """Start delivering unless it already runs here; return whether it was started."""
         task = self._tasks.get(broadcast_id)
         if task is not None and not task.done():
-            return
+            return False
         task = asyncio.get_running_loop().create_task(self._deliver(broadcast_id),
                                                       name=f"{JOB_PREFIX}{broadcast_id}")
         self._tasks[broadcast_id] = task
         task.add_done_callback(lambda t: self._forget(broadcast_id, t))
+        return True
+
+    def _tell_resumed(self, broadcast: Broadcast) -> None:
+        """Tell whoever follows the broadcast that it was interrupted, resumes, may repeat."""
+        text = replies.BROADCAST_RESUMED.format(id=broadcast.id,
+                                                repeat=self.broadcaster.workers)
+        if broadcast.notify_chat is None:
+            self._tell_admins(text)
+            return
+        logger.warning("%s", text)
+        task = asyncio.get_running_loop().create_task(
+            self._send(Notice((broadcast.notify_chat,), text)))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def _forget(self, broadcast_id: int, task: asyncio.Task[DeliveryReport | None]) -> None:
         if self._tasks.get(broadcast_id) is task:

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 
 import pytest
 
+from bot import replies
 from bot.broadcasts import Broadcaster, Notice
 from bot.config import Settings
 from bot.knowledge import KnowledgeBase
@@ -318,3 +319,21 @@ async def test_a_broadcast_queued_behind_another_is_sent_not_missed(store: Store
     assert store.broadcast_status(second) is BroadcastStatus.DONE
     assert store.delivery_counts(second).sent == 200
     assert not any("terlewat" in n.text for n in notices.sent)
+
+
+async def test_a_resumed_broadcast_tells_its_admin_once_that_up_to_w_may_repeat(
+        store: Store, time: FakeTime) -> None:
+    subscribe_many(store, range(1, 11))
+    bid = admin_broadcast(store, NOW - dt.timedelta(hours=1), notify_chat=900)
+    store.claim_broadcast(bid, NOW - dt.timedelta(hours=1))  # `sending` when the process died
+    notices = Notices()
+    sender = FakeSender(time)
+    scheduler = make_scheduler(store, time, sender, notices=notices)
+    scheduler.sync(time.now())
+    scheduler.sync(time.now())  # a second sync while it runs: no second notice
+    await time.drive(asyncio.ensure_future(scheduler.idle()))
+    resumed = [n for n in notices.sent if "dilanjutkan" in n.text]
+    assert [(n.chat_ids, n.text) for n in resumed] == [
+        ((tg(900),), replies.BROADCAST_RESUMED.format(id=bid,
+                                                      repeat=scheduler.broadcaster.workers))]
+    assert store.broadcast_status(bid) is BroadcastStatus.DONE
