@@ -90,12 +90,12 @@ def measure(dialogue: Dialogue, questions: list[str]) -> dict[str, float]:
 
 def timed_matcher(kb: KnowledgeBase, cache: Path, name: str) -> Matcher:
     """Index `kb`; train the learned scorer cold the first time (timed), then from `cache`."""
-    cached = cache.is_dir() and any(cache.glob("classifier-*.npz"))
     started = time.perf_counter()
     matcher = Matcher(kb, model_cache=cache)
     took = time.perf_counter() - started
-    print(f"{name}: scorer {'loaded from the cache' if cached else 'trained'} "
-          f"(index{'' if cached else ' + train'} {1000 * took:.0f} ms)")
+    trained = matcher.classifier is not None and matcher.classifier.trained
+    print(f"{name}: scorer {'trained' if trained else 'loaded from the cache'} "
+          f"(index{' + train' if trained else ''} {1000 * took:.0f} ms)")
     return matcher
 
 

@@ -72,6 +72,7 @@ class Classifier:
         s = self.settings
         key = _key(texts, labels, s)
         model = _MEMORY.get(key) or _load(cache_dir, key)
+        self.trained = model is None  # False: reused from memory or from the disk cache
         if model is None:
             model = _fit(texts, labels, s)
             _save(cache_dir, key, model)
