@@ -241,12 +241,6 @@ def kfold_report(held_out: Iterable[HeldOut], policy: Policy | None = None) -> K
     return report
 
 
-def kfold(kb: KnowledgeBase, k: int = 5, seed: int = 7,
-          policy: Policy | None = None) -> KFoldReport:
-    """Top-1 and reply figures for the KB's phrasings, each answered without itself."""
-    return kfold_report(kfold_readings(kb, k, seed, policy))
-
-
 # -- calibration --------------------------------------------------------------------------
 _GRID = {
     "answer_threshold": (0.44, 0.50, 0.56, 0.62),
