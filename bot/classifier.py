@@ -80,6 +80,7 @@ class Classifier:
             _MEMORY.pop(next(iter(_MEMORY)))
         _MEMORY[key] = model
         self.classes = model.classes
+        self.position = {c: n for n, c in enumerate(model.classes)}  # class -> column
         self._columns = {g: n for n, g in enumerate(model.ngrams)}
         self._idf, self._coef, self._intercept = model.idf, model.coef, model.intercept
 

@@ -147,8 +147,9 @@ class Dialogue:
             if intent.kind is not IntentKind.ANSWER and top.score >= policy.agree_threshold:
                 return self.reply_for(intent, confidence=top.score)
             return self.out_of_scope()
-        if top is None or intent is None or top.score < policy.clarify_threshold:
+        if top is None or top.score < policy.clarify_threshold:
             return self.fallback()
+        assert intent is not None  # it is the top's
         differs = [s for s in ranked[1:] if self.kb.intents[s.intent].verdict != intent.verdict]
         runner_up = differs[0].score if differs else 0.0
         close = [s for s in ranked[1:] if s.score >= top.score - policy.clarify_window

@@ -116,7 +116,6 @@ class Matcher:
         self.classifier: Classifier | None = None
         if self.weights.classifier > 0 and len(intent_terms) > 1:
             self.classifier = Classifier(texts, owners, cache_dir=model_cache)
-            self._class_index = {c: n for n, c in enumerate(self.classifier.classes)}
 
     # ---------------------------------------------------------------------------------------
     def query_terms(self, text: str) -> list[str]:
@@ -228,5 +227,6 @@ class Matcher:
         extra = min(self.weights.classifier_candidates, len(classes))
         for position in np.argpartition(probabilities, -extra)[-extra:]:
             by_owner.setdefault(classes[position], (0.0, -1))
-        return [(score + weight * float(probabilities[self._class_index[owner]]), owner, index)
+        position = self.classifier.position
+        return [(score + weight * float(probabilities[position[owner]]), owner, index)
                 for owner, (score, index) in by_owner.items()]

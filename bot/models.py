@@ -74,7 +74,7 @@ class Region:
 class Condition:
     """A condition of a permissive rule that the question itself may state as broken.
 
-    `cues` are phrases; one matches when all of its (normalised) words occur in the question.
+    `cues` are phrases matched as `bot.cues.Cues` does (in order, small gaps, not negated).
     A match turns the answer into `verdict` (stricter than the intent's) with `text` first.
     """
 
