@@ -1,8 +1,10 @@
 """Rank intents for a question: IDF-weighted term overlap blended with rapidfuzz similarity.
 
 Everything that depends only on the knowledge base (normalised phrasings, vocabulary, IDF
-weights, postings) is computed once in `Matcher.__init__`; a question costs one normalisation,
-a vocabulary look-up for unknown words, one rapidfuzz pass over all phrasings and a postings walk.
+weights, postings, the learned scorer) is computed once in `Matcher.__init__`; a question costs
+one normalisation, a vocabulary look-up for unknown words, a postings walk, the learned scorer,
+and a rapidfuzz pass over a few hundred candidate phrasings (not over all of them: the cost of a
+question then hardly grows with the knowledge base).
 
 Why a blend: plain WRatio over phrasings rewards the filler every question shares ("asn",
 "boleh", "apakah"), so words that decide the topic (foto, jari, like, deklarasi, kpps, uang …)
@@ -23,6 +25,7 @@ import numpy as np
 from rapidfuzz import fuzz, process
 
 from bot.classifier import Classifier
+from bot.dictionary import indonesian
 from bot.knowledge import KnowledgeBase
 
 
@@ -35,7 +38,6 @@ class MatchWeights:
     fuzzy: float = 0.3              # rapidfuzz token-sort similarity with the phrasing
     keyword_bonus: float = 0.08     # added when the question contains one of the intent's keywords
     typo_cutoff: float = 85.0       # rapidfuzz ratio needed to read an unknown word as a known one
-    fuzzy_candidates: int = 60      # phrasings kept from the rapidfuzz pass
     term_candidates: int = 80       # phrasings kept from the distinctive-term pass
     fuzzy_cutoff: float = 30.0      # rapidfuzz similarity below this adds nothing (and is faster)
     common_share: float = 0.25      # terms in more intents than this share do not pick candidates
@@ -86,10 +88,10 @@ class Matcher:
         for terms in intent_terms.values():
             for term in terms:
                 document_frequency[term] += 1
-        self._term_intents: dict[str, list[str]] = defaultdict(list)
-        for owner, terms_of_intent in intent_terms.items():
-            for term in terms_of_intent:
-                self._term_intents[term].append(owner)
+        self._vocab_of = {owner: frozenset(terms) for owner, terms in intent_terms.items()}
+        self._phrasings_of: dict[str, list[int]] = defaultdict(list)
+        for index, owner in enumerate(owners):
+            self._phrasings_of[owner].append(index)
         n = len(intent_terms)
         self._idf = {t: math.log((n + 1) / (df + 0.5)) for t, df in document_frequency.items()}
         self._vocabulary = sorted(self._idf)
@@ -113,6 +115,7 @@ class Matcher:
             for i in kb.intents.values()
         }
         self._corrections: dict[str, str | None] = {}
+        self._dictionary = indonesian()
         self.classifier: Classifier | None = None
         if self.weights.classifier > 0 and len(intent_terms) > 1:
             self.classifier = Classifier(texts, owners, cache_dir=model_cache)
@@ -136,7 +139,8 @@ class Matcher:
             )
             if len(self._corrections) > 50_000:
                 self._corrections.clear()
-            self._corrections[term] = match[0] if match else None
+            self._corrections[term] = (
+                match[0] if match and self._dictionary.may_correct(term, match[0]) else None)
         return self._corrections[term] or term
 
     def has_keyword(self, intent_id: str, terms: list[str]) -> bool:
@@ -159,74 +163,65 @@ class Matcher:
         terms = [t for t in terms if t in self._idf]
         if not terms:
             return []
-        query = " ".join(sorted(terms))
+        w = self.weights
         query_weights = {t: self._idf[t] for t in set(terms)}
-        query_norm = math.sqrt(sum(w * w for w in query_weights.values())) or 1.0
+        query_norm = math.sqrt(sum(v * v for v in query_weights.values())) or 1.0
 
+        # Candidates, a number that does not grow with the KB: the phrasings sharing the most
+        # distinctive weight with the question, and every phrasing of the intents the learned
+        # scorer likes best (they find questions in other words).
         dots: dict[int, float] = defaultdict(float)
         for term, q_weight in query_weights.items():
             for index, p_weight in self._postings.get(term, ()):
                 dots[index] += q_weight * p_weight
+        if len(dots) > w.term_candidates:  # the rest share only a rare word or two: skip them
+            dots = dict(heapq.nlargest(w.term_candidates, dots.items(), key=itemgetter(1)))
+        candidates = set(dots)
+        probabilities = None
+        if self.classifier is not None:
+            probabilities = self.classifier.probabilities(" ".join(terms))
+            extra = min(w.classifier_candidates, len(probabilities))
+            for position in np.argpartition(probabilities, -extra)[-extra:]:
+                candidates.update(self._phrasings_of[self.classifier.classes[position]])
+        indices = list(candidates)
         # Strings hold sorted terms, so plain ratio equals token_sort_ratio without re-sorting
-        # every phrasing per question (6x faster); they are normalised already: processor=None.
-        fuzzy = {
-            index: score / 100.0
-            for _, score, index in process.extract(
-                query, self._strings, scorer=fuzz.ratio, processor=None,
-                limit=self.weights.fuzzy_candidates, score_cutoff=self.weights.fuzzy_cutoff,
-            )
-        }
-        w = self.weights
+        # every phrasing per question; they are normalised already: processor=None.
+        fuzzy = process.cdist([" ".join(sorted(terms))], [self._strings[i] for i in indices],
+                              scorer=fuzz.ratio, processor=None, score_cutoff=w.fuzzy_cutoff,
+                              dtype=np.float32)[0]
+
         common = {t: q * q for t, q in query_weights.items() if t in self._common}
         common_set = common.keys()
         best: dict[str, tuple[float, int]] = {}
-        if len(dots) > w.term_candidates:  # the rest share only a rare word or two: skip them
-            dots = dict(heapq.nlargest(w.term_candidates, dots.items(), key=itemgetter(1)))
-        # Hot loop (~150 candidates per question): attributes bound to locals.
+        # Hot loop (a few hundred candidates per question): attributes bound to locals.
         norms, owners, common_terms = self._norms, self._owners, self._common_terms
-        cosine_scale, fuzzy_weight = w.cosine / query_norm, w.fuzzy
-        for index in dots.keys() | fuzzy.keys():
+        cosine_scale, fuzzy_scale = w.cosine / query_norm, w.fuzzy / 100.0
+        for index, similarity in zip(indices, fuzzy.tolist(), strict=True):
             dot = dots.get(index, 0.0)
             if common:
                 for term in common_set & common_terms[index]:
                     dot += common[term]
-            score = cosine_scale * dot / norms[index] + fuzzy_weight * fuzzy.get(index, 0.0)
+            score = cosine_scale * dot / norms[index] + fuzzy_scale * similarity
             owner = owners[index]
             previous = best.get(owner)
             if previous is None or score > previous[0]:
                 best[owner] = (score, index)
 
-        explained: dict[str, float] = defaultdict(float)
-        for term, q_weight in query_weights.items():
-            for owner in self._term_intents.get(term, ()):
-                explained[owner] += q_weight * q_weight
-        query_set = set(terms)
+        squares = {t: q * q for t, q in query_weights.items()}
         coverage_scale = w.intent_coverage / (query_norm * query_norm)
+        query_set = squares.keys()
         scored = []
         for owner, (score, index) in best.items():
-            score += coverage_scale * explained.get(owner, 0.0)
+            # The share of the question's weight that the intent's words explain.
+            score += coverage_scale * sum(squares[t] for t in query_set & self._vocab_of[owner])
             # A second keyword of the intent in the question adds half a bonus more, so
             # "nomor urut" + "jari" outweighs a lone shared "jari".
             hits = len(self._keywords[owner] & query_set)
             if hits:
                 score += w.keyword_bonus * (1 + 0.5 * (min(hits, 2) - 1))
+            if probabilities is not None:
+                score += w.classifier * float(probabilities[self.classifier.position[owner]])
             scored.append((score, owner, index))
-        if self.classifier is not None:
-            scored = self._with_classifier(terms, scored)
         scored.sort(reverse=True)
-        return [Scored(owner, score, self._strings[index] if index >= 0 else "")
+        return [Scored(owner, score, self._strings[index])
                 for score, owner, index in scored[:limit]]
-
-    def _with_classifier(self, terms: list[str],
-                         scored: list[tuple[float, str, int]]) -> list[tuple[float, str, int]]:
-        """Add the learned scorer's weighted probability to every candidate's score."""
-        assert self.classifier is not None
-        probabilities = self.classifier.probabilities(" ".join(terms))
-        classes, weight = self.classifier.classes, self.weights.classifier
-        by_owner = {owner: (score, index) for score, owner, index in scored}
-        extra = min(self.weights.classifier_candidates, len(classes))
-        for position in np.argpartition(probabilities, -extra)[-extra:]:
-            by_owner.setdefault(classes[position], (0.0, -1))
-        position = self.classifier.position
-        return [(score + weight * float(probabilities[position[owner]]), owner, index)
-                for owner, (score, index) in by_owner.items()]

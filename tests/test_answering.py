@@ -212,6 +212,21 @@ def test_invisible_characters_and_lookalike_letters_are_cleaned() -> None:
     assert normalizer.clean(spoofed) == "boleh foto bareng paslon pns"
 
 
+@pytest.mark.parametrize(("question", "not_read_as"), [
+    ("apk caleg dipasang di taman kota", "aman"),       # a real word, not a typo of a KB word
+    ("gambar editan seolah2 ngajak coblos", "sekolah"),  # an affixed word (se- + olah)
+    ("posting tagar gerakan ganti presiden", "agar"),
+    ("kerja jualan online pas kampanye", "jalan"),
+])
+def test_real_words_are_not_typo_corrected(dialogue: Dialogue, question: str,
+                                           not_read_as: str) -> None:
+    assert not_read_as not in dialogue.matcher.query_terms(question)
+
+
+def test_typos_are_still_corrected(dialogue: Dialogue) -> None:
+    assert "kampanye" in dialogue.matcher.query_terms("boleh ikut kampnye caleg")
+
+
 def test_smalltalk_and_redirects_still_work_behind_the_gate(mini: Dialogue) -> None:
     assert mini.answer("halo selamat pagi").kind is ReplyKind.SMALLTALK
     redirect = mini.answer("gaji pns naik kapan")
