@@ -212,7 +212,7 @@ class Dialogue:
         for question_type, cues in self._question_types:
             facet = question_type.facet
             usable = (question_type.intent not in (None, intent.id)
-                      or facet is Facet.WHY or (facet and _facet_text(intent, facet)))
+                      or facet in (Facet.WHY, Facet.RULE) or (facet and _facet_text(intent, facet)))
             if usable and cues.first(words):
                 return question_type
         return None
@@ -357,6 +357,8 @@ def _facet_text(intent: Intent, facet: Facet) -> str | None:
         return intent.why
     if facet is Facet.SANCTION:
         return intent.sanction
+    if facet is Facet.RULE:  # the answer itself, after "Aturannya: …"
+        return None
     return "; ".join(intent.basis) or None
 
 

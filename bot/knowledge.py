@@ -439,7 +439,7 @@ def _load_question_types(path: Path, root: Path, problems: list[Problem],
     for tid, item in _identified(reader, reader.load(), "question_types", "question type"):
         facet, target = item.get("facet"), item.get("intent")
         if (facet is None) == (target is None):
-            reader.add(item, tid, "facet", "give either facet (why, sanction, basis) or intent")
+            reader.add(item, tid, "facet", "give either facet (why, sanction, basis, rule) or intent")
             continue
         if facet is not None and facet not in {f.value for f in Facet}:
             reader.add(item, tid, "facet", f"must be one of {', '.join(f.value for f in Facet)}")

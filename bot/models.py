@@ -89,6 +89,7 @@ class Facet(StrEnum):
     WHY = "why"
     SANCTION = "sanction"
     BASIS = "basis"
+    RULE = "rule"  # "kapan wajib …?", "berapa lama prosesnya?": the rule told as information
 
 
 @dataclass(frozen=True, slots=True)

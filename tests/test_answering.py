@@ -157,6 +157,12 @@ def test_sanction_question_is_answered_from_the_sanction_facet(mini: Dialogue) -
     assert reply.text.index("Hukuman disiplin") < reply.text.index("Aturannya")
 
 
+def test_timing_question_is_answered_by_the_rule_as_information(mini: Dialogue) -> None:
+    reply = mini.answer("pns yg jadi anggota kpps itu dari kapan harus izin atasan?")
+    assert reply.intent == "jadi_kpps" and reply.verdict is Verdict.INFO
+    assert "Aturannya: boleh dengan syarat" in reply.text
+
+
 def test_may_i_question_keeps_the_rule_verdict(mini: Dialogue) -> None:
     reply = mini.answer("apa saya kena sanksi kalau like postingan calon?")
     assert reply.verdict is Verdict.DILARANG
@@ -164,7 +170,7 @@ def test_may_i_question_keeps_the_rule_verdict(mini: Dialogue) -> None:
 
 def test_question_types_come_from_the_kb(kb: KnowledgeBase) -> None:
     facets = {t.facet.value for t in kb.question_types if t.facet}
-    assert {"why", "sanction", "basis"} <= facets
+    assert {"why", "sanction", "basis", "rule"} <= facets
     assert "cara_lapor" in {t.intent for t in kb.question_types}
 
 
