@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 _NON_WORD = re.compile(r"[^0-9a-z]+")
@@ -25,6 +25,10 @@ _PREFIXES = (
     ("ber", ("",)), ("ter", ("",)), ("di", ("",)), ("ke", ("",)), ("ng", ("", "k")),
     ("ny", ("s", "")),
 )
+# Chat Indonesian drops "me-" before t- and p- words: "nolak" (menolak), "masang" (memasang).
+# Tried only on a token that is no Indonesian word itself ("marah" is not "parah").
+_COLLOQUIAL = (("n", "t"), ("m", "p"))
+_VOWELS = frozenset("aeiou")
 _MIN_STEM = 3
 
 # Input hygiene before anything else: invisible characters that split words are removed, and
@@ -61,8 +65,12 @@ class Normalizer:
     stripped to a form the knowledge base uses.
     """
 
-    def __init__(self, lexicon: Lexicon) -> None:
+    def __init__(self, lexicon: Lexicon,
+                 is_word: Callable[[str], bool] | None = None) -> None:
+        """`is_word`: whether a token is a real Indonesian word (then its colloquial form is
+        not guessed); without it colloquial forms are not read."""
         self.lexicon = lexicon
+        self._is_word = is_word
         # Phrases indexed by their first word, longest first, so a token costs one dict look-up.
         self._phrases: dict[str, list[tuple[tuple[str, ...], tuple[str, ...]]]] = {}
         for key, value in sorted(lexicon.phrases.items(), key=lambda kv: -len(kv[0].split())):
@@ -157,9 +165,12 @@ class Normalizer:
             self._stem_cache[token] = result
         return result
 
-    @staticmethod
-    def _candidates(token: str) -> list[str]:
+    def _candidates(self, token: str) -> list[str]:
         bases = [token]
+        colloquial = [restore + token[1:] for prefix, restore in _COLLOQUIAL
+                      if token.startswith(prefix) and token[1:2] in _VOWELS]
+        if colloquial and self._is_word is not None and not self._is_word(token):
+            bases += colloquial
         for suffix in _SUFFIXES:
             for base in list(bases):
                 if base.endswith(suffix) and len(base) - len(suffix) >= _MIN_STEM:

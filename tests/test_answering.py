@@ -229,6 +229,13 @@ def test_real_words_are_not_typo_corrected(dialogue: Dialogue, question: str,
     assert not_read_as not in dialogue.matcher.query_terms(question)
 
 
+def test_colloquial_verb_forms_are_read_as_their_root(kb: KnowledgeBase) -> None:
+    # chat drops "me-": nolak = menolak, masang = memasang, nindak = menindak
+    terms = kb.normalizer.terms("sy nolak disuruh masang spanduk, bawaslu bisa nindak?")
+    assert {"tolak", "pasang", "tindak"} <= set(terms)
+    assert kb.normalizer.terms("marah") == ["marah"]  # a real word is never re-read
+
+
 def test_typos_are_still_corrected(dialogue: Dialogue) -> None:
     assert "kampanye" in dialogue.matcher.query_terms("boleh ikut kampnye caleg")
 
