@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from bot import replies
+from bot import markup, replies
 from bot.broadcasts import report_for
 from bot.config import Settings
 from bot.knowledge import KnowledgeBase, KnowledgeError
@@ -382,6 +382,10 @@ class Admin:
             if "wilayah" in options else None
         if not text:
             raise InputError(replies.ADMIN_EMPTY_TEXT)
+        text = markup.normalize(text)  # the small HTML subset; a bare & or < is just text
+        problem = markup.problem(text)
+        if problem is not None:
+            raise InputError(replies.ADMIN_MARKUP_PROBLEMS[problem.kind].format(tag=problem.tag))
         if len(text) > MAX_MESSAGE_CHARS:
             raise InputError(replies.ADMIN_TOO_LONG.format(
                 length=replies.format_number(len(text)),

@@ -25,6 +25,7 @@ from bot.models import (
     QuestionType,
     Reply,
     ReplyKind,
+    Shown,
     Verdict,
 )
 from bot.timetable import DEFAULT_TZ, PLACEHOLDER_RE, Calendar, format_date
@@ -33,6 +34,7 @@ MAX_INPUT_CHARS = 4000         # longer messages are read up to here (a note say
 FOCUS_MIN_CHARS = 160          # from this length the question sentences are ranked again
 RANK_DEPTH = 8                 # intents kept from a ranking
 FOLLOW_UP_MAX_TERMS = 4        # "pppk jg?" after a question is read together with that question
+NEAREST_TOPICS = 3             # topic buttons under a fallback, beside "Semua topik"
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +100,7 @@ class Dialogue:
         text = (text or "").replace("\x00", " ")
         if not text.strip():
             return Reply(kind=ReplyKind.FALLBACK, text=replies.EMPTY_INPUT,
-                         buttons=self._topic_buttons())
+                         buttons=self._all_topics())
         truncated = len(text) > MAX_INPUT_CHARS
         text = text[:MAX_INPUT_CHARS]
         reading = self.read(text)
@@ -113,11 +115,11 @@ class Dialogue:
         if not reading.terms and reply.kind is not ReplyKind.ANSWER:
             # Only filler ("mau tanya dong min"), emoji or another script: invite the question.
             return Reply(kind=ReplyKind.SMALLTALK, text=replies.EMPTY_INPUT,
-                         buttons=self._topic_buttons())
+                         buttons=self._all_topics())
         if context is not None and reply.kind is ReplyKind.ANSWER:
             context.last_text, context.last_intent = text, reply.intent
         if truncated:
-            reply = _with_text(reply, f"{replies.TOO_LONG_NOTE}\n\n{reply.text}")
+            reply = reply.with_note(replies.TOO_LONG_NOTE)
         return reply
 
     def read(self, text: str) -> Reading:
@@ -148,7 +150,7 @@ class Dialogue:
                 return self.reply_for(intent, confidence=top.score)
             return self.out_of_scope()
         if top is None or top.score < policy.clarify_threshold:
-            return self.fallback()
+            return self.fallback(reading)
         assert intent is not None  # it is the top's
         differs = [s for s in ranked[1:] if self.kb.intents[s.intent].verdict != intent.verdict]
         runner_up = differs[0].score if differs else 0.0
@@ -177,7 +179,7 @@ class Dialogue:
                 return self.reply_for(self.kb.intents[overview[0].intent],
                                       confidence=overview[0].score, also=others)
             return self._clarify(choices)
-        return self.fallback()
+        return self.fallback(reading)
 
     def _unsafe_boleh(self, intent: Intent, reading: Reading, policy: Policy) -> bool:
         """A 'boleh' must score clearly, lead every stricter reading, not be partisan, and
@@ -229,19 +231,22 @@ class Dialogue:
 
     # -- building replies -----------------------------------------------------------------
     def reply_for(self, intent: Intent, confidence: float = 1.0,
-                  also: list[Scored] | None = None, words: list[str] | None = None) -> Reply:
+                  also: list[Scored] | None = None, words: list[str] | None = None,
+                  condition: Condition | None = None) -> Reply:
         """Build the reply for a known intent (free text match or a pressed button).
 
         With the question's `words`, a condition the question breaks makes the verdict
         stricter, and a why/sanction/basis question is answered from that facet as `info`.
+        `condition` is one already known broken (a "Selengkapnya" button names it). A long
+        answer gets its brief (see `Reply`).
         """
         confidence = min(confidence, 1.0)
-        if intent.kind is IntentKind.SMALLTALK:
+        if intent.kind is IntentKind.SMALLTALK:  # "makasih", "halo": no menu attached
             return Reply(kind=ReplyKind.SMALLTALK, text=intent.answer, intent=intent.id,
-                         confidence=confidence, buttons=self._topic_buttons())
+                         confidence=confidence)
         if intent.kind is IntentKind.REDIRECT:
             return Reply(kind=ReplyKind.FALLBACK, text=intent.answer, intent=intent.id,
-                         confidence=confidence, buttons=self._topic_buttons())
+                         confidence=confidence, buttons=self._all_topics())
         if PLACEHOLDER_RE.search(intent.answer):
             facts = calendar_sentences(self.kb.calendar, self.today())
             intent = replace(intent, answer=PLACEHOLDER_RE.sub(
@@ -251,7 +256,7 @@ class Dialogue:
         extra = [s.intent for s in also or [] if s.intent not in related and s.intent != intent.id]
         buttons = tuple(Choice(self.kb.intents[i].title, i) for i in [*extra, *related][:4])
         verdict, lead = intent.verdict, None
-        broken = self._broken_condition(intent, words or [])
+        broken = condition or self._broken_condition(intent, words or [])
         if broken is not None:
             verdict, lead = broken.verdict, broken.text
         asked = self._question_type(intent, words or [])
@@ -261,17 +266,37 @@ class Dialogue:
             rule = Choice(intent.title, intent.id)
             return replace(other, buttons=(rule, *[b for b in other.buttons if b != rule])[:4])
         facet = asked.facet if asked is not None else None
+        brief = None
         if facet is not None:
-            text = replies.render_facet(intent, sources, facet, _facet_text(intent, facet),
-                                        rule=verdict or Verdict.INFO, lead=lead)
+            text, bold = replies.render_facet(intent, sources, facet, _facet_text(intent, facet),
+                                              rule=verdict or Verdict.INFO, lead=lead)
             verdict = Verdict.INFO
         else:
-            text = replies.render_answer(intent, sources, verdict=verdict, lead=lead)
+            text, bold = replies.render_answer(intent, sources, verdict=verdict, lead=lead)
+            if len(text) > replies.LONG_ANSWER_CHARS:
+                more = intent.id + (f":c{intent.conditions.index(broken)}" if broken else "")
+                brief = Shown(*replies.render_brief(intent, verdict, lead),
+                              (Choice(replies.MORE_BUTTON, Action(ActionKind.MORE, more)),))
         return Reply(
             kind=ReplyKind.ANSWER, text=text[:MAX_MESSAGE_CHARS],
             intent=intent.id, verdict=verdict, confidence=confidence,
-            sources=intent.sources, buttons=buttons,
+            sources=intent.sources, buttons=buttons, bold=bold, brief=brief,
         )
+
+    def more(self, arg: str) -> Reply:
+        """The whole answer behind a "Selengkapnya" button: `arg` is the intent id, with
+        ":c<n>" when the question broke its n-th condition. Forged or stale data (an unknown
+        intent or condition) gets the stale-button reply."""
+        intent_id, _, option = arg.partition(":")
+        intent = self.kb.intents.get(intent_id)
+        number = option.removeprefix("c")
+        if (intent is None or intent.kind is not IntentKind.ANSWER
+                or (option and not (option.startswith("c") and number.isdecimal()
+                                   and int(number) < len(intent.conditions)))):
+            return Reply(kind=ReplyKind.FALLBACK, text=replies.UNKNOWN_INTENT,
+                         buttons=self._topic_buttons())
+        condition = intent.conditions[int(number)] if option else None
+        return replace(self.reply_for(intent, condition=condition), brief=None)
 
     def answer_intent(self, intent_id: str) -> Reply:
         """Reply to a pressed button that names an intent."""
@@ -281,14 +306,16 @@ class Dialogue:
                          buttons=self._topic_buttons())
         return self.reply_for(intent)
 
-    def fallback(self) -> Reply:
-        """The honest 'I cannot answer that' reply with the topic menu."""
-        return Reply(kind=ReplyKind.FALLBACK, text=replies.FALLBACK, buttons=self._topic_buttons())
+    def fallback(self, reading: Reading | None = None) -> Reply:
+        """The honest 'I cannot answer that' reply, with the topics nearest to the `reading`
+        (those of its best-ranked intents) and "Semua topik"."""
+        return Reply(kind=ReplyKind.FALLBACK, text=replies.FALLBACK,
+                     buttons=(*self._nearest_topics(reading), *self._all_topics()))
 
     def out_of_scope(self) -> Reply:
         """The polite reply to a message that is not about elections or neutrality."""
         return Reply(kind=ReplyKind.FALLBACK, text=replies.OUT_OF_SCOPE,
-                     buttons=self._topic_buttons())
+                     buttons=self._all_topics())
 
     def none_of_these(self) -> Reply:
         """Reply to the 'Bukan semuanya' button of a clarification."""
@@ -330,6 +357,20 @@ class Dialogue:
     def _topic_buttons(self) -> tuple[Choice, ...]:
         return tuple(Choice(t.title, Action(ActionKind.TOPIC, t.id))
                      for t in self.kb.topics.values() if not t.hidden)
+
+    def _all_topics(self) -> tuple[Choice, ...]:
+        """The one button that opens the topic menu."""
+        return (Choice(replies.ALL_TOPICS, Action(ActionKind.TOPICS)),)
+
+    def _nearest_topics(self, reading: Reading | None) -> tuple[Choice, ...]:
+        """The topics of a reading's best-ranked intents, best first, at most NEAREST_TOPICS."""
+        ids: list[str] = []
+        for scored in reading.ranked if reading else []:
+            topic = self.kb.topics.get(self.kb.intents[scored.intent].topic)
+            if topic is not None and not topic.hidden and topic.id not in ids:
+                ids.append(topic.id)
+        return tuple(Choice(self.kb.topics[t].title, Action(ActionKind.TOPIC, t))
+                     for t in ids[:NEAREST_TOPICS])
 
 
 _STRICT = (Verdict.DILARANG, Verdict.BERSYARAT)
@@ -392,6 +433,3 @@ def calendar_sentences(calendar: Calendar, today: dt.date) -> dict[str, str]:
 def _today_in_jakarta() -> dt.date:
     return dt.datetime.now(ZoneInfo(DEFAULT_TZ)).date()
 
-
-def _with_text(reply: Reply, text: str) -> Reply:
-    return replace(reply, text=text[:MAX_MESSAGE_CHARS])

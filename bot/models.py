@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from enum import StrEnum
 from typing import Any
 
@@ -177,7 +177,9 @@ class ActionKind(StrEnum):
     """What pressing a button asks for; each channel encodes it in its own way."""
 
     ANSWER = "answer"              # arg: intent id
+    MORE = "more"                  # arg: intent id[:c<n>] (a broken condition): full answer
     TOPIC = "topic"                # arg: topic id
+    TOPICS = "topics"              # "Semua topik": the topic menu
     NONE_OF_THESE = "none"         # "Bukan semuanya" under a clarification
     FEEDBACK_UP = "up"             # arg: intent id
     FEEDBACK_DOWN = "down"         # arg: intent id
@@ -228,9 +230,26 @@ class Choice:
                 "action": str(self.action.kind)}
 
 
+Span = tuple[int, int]  # [start, end) of a text, shown bold
+
+
+@dataclass(frozen=True, slots=True)
+class Shown:
+    """What a chat shows of a reply: text with bold spans (see bot/markup.py), then buttons."""
+
+    text: str
+    bold: tuple[Span, ...] = ()
+    buttons: tuple[Choice, ...] = ()
+
+
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """What the core decided to say; channels render it, they never decide it."""
+    """What the core decided to say; channels render it, they never decide it.
+
+    `text` is the whole reply (what `main.py ask` prints and evaluation reads), `bold` its
+    emphasised spans. A long answer also has a `brief`: what chats show first, the verdict and
+    a few sentences, its buttons (a "Selengkapnya" MORE action) before the reply's own.
+    """
 
     kind: ReplyKind
     text: str
@@ -240,15 +259,37 @@ class Reply:
     sources: tuple[str, ...] = ()
     alternatives: tuple[Choice, ...] = ()
     buttons: tuple[Choice, ...] = ()
+    bold: tuple[Span, ...] = ()
+    brief: Shown | None = None
 
     @classmethod
     def notice(cls, text: str, *buttons: Choice) -> Reply:
         """A fixed reply (a command's, a button's, an admin action's) with optional buttons."""
         return cls(kind=ReplyKind.NOTICE, text=text, buttons=buttons)
 
+    def shown(self) -> Shown:
+        """What a chat shows: the brief if there is one, else the whole text; then buttons."""
+        if self.brief is None:
+            return Shown(self.text, self.bold, self.buttons)
+        return Shown(self.brief.text, self.brief.bold, (*self.brief.buttons, *self.buttons))
+
+    def with_note(self, note: str) -> Reply:
+        """The reply with `note` as a paragraph before its text (and its brief's)."""
+        shift = len(note) + 2
+
+        def noted(text: str, bold: tuple[Span, ...]) -> tuple[str, tuple[Span, ...]]:
+            return (f"{note}\n\n{text}"[:MAX_MESSAGE_CHARS],
+                    tuple((start + shift, end + shift) for start, end in bold))
+
+        text, bold = noted(self.text, self.bold)
+        brief = self.brief and Shown(*noted(self.brief.text, self.brief.bold),
+                                     self.brief.buttons)
+        return replace(self, text=text, bold=bold, brief=brief)
+
     def to_json_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict with the fields of the answer contract."""
-        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        """Return a JSON-ready dict with the fields of the answer contract (not how it shows)."""
+        data = {f.name: getattr(self, f.name) for f in fields(self)
+                if f.name not in ("bold", "brief")}
         data["kind"] = self.kind.value
         data["verdict"] = self.verdict.value if self.verdict else None
         data["confidence"] = round(self.confidence, 4)
@@ -307,6 +348,7 @@ class Broadcast:
     finished_at: dt.datetime | None = None
     notify_chat: ChatRef | None = None
     series: int | None = None
+    sending_seconds: float = 0.0  # time spent sending so far, over every run (no downtime)
 
 
 @dataclass(frozen=True, slots=True)

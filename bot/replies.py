@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
-from bot.models import Broadcast, BroadcastStatus, Facet, Intent, Pledge, Region, Source, Verdict
+from bot.models import (
+    Broadcast,
+    BroadcastStatus,
+    Facet,
+    Intent,
+    Pledge,
+    Region,
+    Source,
+    Span,
+    Verdict,
+)
 from bot.timetable import format_date
 
 if TYPE_CHECKING:
@@ -61,6 +72,7 @@ BASIS_PREFIX = "⚖️ Dasar: "
 SANCTION_PREFIX = "🔨 Sanksi: "
 SOURCES_PREFIX = "📚 Sumber: "
 TOPIC_MENU = "Pilih topik yang ingin Anda ketahui:"
+ALL_TOPICS = "📚 Semua topik"
 TOPIC_HEADER = "Topik: {title}\nPilih pertanyaan:"
 UNKNOWN_TOPIC = "Topik itu tidak ditemukan. Silakan pilih dari menu topik."
 UNKNOWN_INTENT = "Maaf, jawaban itu sudah tidak tersedia. Silakan pilih dari menu topik."
@@ -84,38 +96,91 @@ REPORT_BETWEEN = ("Saat ini ({today}) tidak ada tahapan pemilu yang berjalan, ja
                   "netralitas ASN diajukan ke BKN atau PPK/BKPSDM instansinya, bukan ke Bawaslu.")
 
 
+# Short answers: answers longer than LONG_ANSWER_CHARS are shown first as their verdict, the
+# condition's lead, the explanation's first sentences (up to BRIEF_SENTENCES, within
+# BRIEF_CHARS) and the caution in one line, with MORE_BUTTON for the whole answer.
+LONG_ANSWER_CHARS = 500
+BRIEF_SENTENCES = 3
+BRIEF_CHARS = 400
+CAUTION_LINE_CHARS = 140
+MORE_BUTTON = "📖 Selengkapnya"
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"“(]?[A-Z])|\s*\n\s*")
+
+Styled = tuple[str, tuple[Span, ...]]  # a text and its bold spans
+
+
+def _styled(paragraphs: Iterable[tuple[str, str]]) -> Styled:
+    """Join (bold part, rest) paragraphs with blank lines; return the text and the bold spans."""
+    text, bold = "", []
+    for strong, rest in paragraphs:
+        if text:
+            text += "\n\n"
+        if strong:
+            bold.append((len(text), len(text) + len(strong.rstrip())))
+        text += strong + rest
+    return text, tuple(bold)
+
+
+def _verdict_line(intent: Intent, verdict: Verdict | None) -> tuple[str, str]:
+    label = VERDICT_LABELS[verdict] if verdict else "ℹ️"
+    return f"{label} — {intent.title}", ""
+
+
 def render_answer(intent: Intent, sources: Iterable[Source], verdict: Verdict | None = None,
-                  lead: str | None = None) -> str:
+                  lead: str | None = None) -> Styled:
     """Render an answer: verdict first, then explanation, caution, basis, sanction, sources.
 
-    `verdict` overrides the intent's (a broken condition), with `lead` said first.
+    `verdict` overrides the intent's (a broken condition), with `lead` said first. The verdict
+    line and the section labels are bold.
     """
-    verdict = verdict or intent.verdict
-    label = VERDICT_LABELS[verdict] if verdict else "ℹ️"
-    parts = [f"{label} — {intent.title}", *([lead] if lead else []), intent.answer]
-    return "\n\n".join(parts + _details(intent, sources, sanction=True))
+    parts = [_verdict_line(intent, verdict or intent.verdict), *([("", lead)] if lead else []),
+             ("", intent.answer)]
+    return _styled(parts + _details(intent, sources, sanction=True))
+
+
+def render_brief(intent: Intent, verdict: Verdict | None = None, lead: str | None = None) -> Styled:
+    """The short form of an answer: verdict, lead, the first sentences, the caution's first."""
+    parts = [_verdict_line(intent, verdict or intent.verdict), *([("", lead)] if lead else []),
+             ("", first_sentences(intent.answer, BRIEF_SENTENCES, BRIEF_CHARS))]
+    if intent.caution:  # a disputed rule says so up front, never only behind the button
+        parts.append((CAUTION_PREFIX, first_sentences(intent.caution, 1, CAUTION_LINE_CHARS)))
+    return _styled(parts)
+
+
+def first_sentences(text: str, count: int, limit: int) -> str:
+    """The first sentences of `text` (at least one, at most `count`, within `limit` characters
+    after the first); a first sentence longer than `limit` is cut at a word, with "…"."""
+    ends = [m.start() for m in _SENTENCE_END.finditer(text)] + [len(text)]
+    cut = ends[0]
+    for end in ends[1:count]:
+        if end > limit:
+            break
+        cut = end
+    if cut > limit:
+        return text[:limit].rsplit(" ", 1)[0].rstrip(",;:") + "…"
+    return text[:cut].rstrip()
 
 
 def render_facet(intent: Intent, sources: Iterable[Source], facet: Facet,
-                 facet_text: str | None, rule: Verdict, lead: str | None = None) -> str:
+                 facet_text: str | None, rule: Verdict, lead: str | None = None) -> Styled:
     """Answer a why/sanction/basis question about a rule: the facet first, the rule after."""
-    parts = [f"{VERDICT_LABELS[Verdict.INFO]} — {intent.title}",
-             *([f"{FACET_LEADS[facet]} {facet_text}"] if facet_text else []),
-             f"{RULE_PREFIX}{VERDICT_WORDS[rule]}. {lead or intent.answer}"]
-    return "\n\n".join(parts + _details(intent, sources, sanction=facet is not Facet.SANCTION))
+    parts = [_verdict_line(intent, Verdict.INFO),
+             *([(f"{FACET_LEADS[facet]} ", facet_text)] if facet_text else []),
+             (RULE_PREFIX, f"{VERDICT_WORDS[rule]}. {lead or intent.answer}")]
+    return _styled(parts + _details(intent, sources, sanction=facet is not Facet.SANCTION))
 
 
-def _details(intent: Intent, sources: Iterable[Source], sanction: bool) -> list[str]:
+def _details(intent: Intent, sources: Iterable[Source], sanction: bool) -> list[tuple[str, str]]:
     parts = []
     if intent.caution:
-        parts.append(CAUTION_PREFIX + intent.caution)
+        parts.append((CAUTION_PREFIX, intent.caution))
     if intent.basis:
-        parts.append(BASIS_PREFIX + "; ".join(intent.basis))
+        parts.append((BASIS_PREFIX, "; ".join(intent.basis)))
     if sanction and intent.sanction:
-        parts.append(SANCTION_PREFIX + intent.sanction)
+        parts.append((SANCTION_PREFIX, intent.sanction))
     shorts = [s.short for s in sources]
     if shorts:
-        parts.append(SOURCES_PREFIX + "; ".join(shorts))
+        parts.append((SOURCES_PREFIX, "; ".join(shorts)))
     return parts
 
 
@@ -331,7 +396,9 @@ ADMIN_HELP = (
     "Ulang: ulang=senin (tiap Senin), ulang=harian, ulang=3hari, dengan sampai=<tanggal> atau "
     "tahap=<pemilu>/<tahap> (misalnya tahap=pilkada_2024/kampanye).\n"
     "Kode wilayah: {regions}; «indonesia» = pelanggan «Seluruh Indonesia» (siaran wilayah "
-    "tidak sampai ke mereka tanpa kode ini).\n\n"
+    "tidak sampai ke mereka tanpa kode ini).\n"
+    "Format teks: <b>tebal</b>, <i>miring</i>, <u>garis bawah</u>, <s>coret</s>, "
+    "<code>kode</code>, <a href=\"https://…\">tautan</a>.\n\n"
     "/siaranmendatang — daftar siaran terjadwal\n"
     "/batalsiaran <nomor> — batalkan siaran (dan sisa serinya)\n"
     "/kirimsekarang <nomor> — kirim siaran terjadwal sekarang\n"
@@ -354,6 +421,20 @@ ADMIN_EMPTY_TEXT = (
     "Teks siaran kosong. Tulis tanggal dan jam di baris pertama, lalu teks siarannya di baris "
     "berikutnya (atau setelah tanda |)."
 )
+ADMIN_MARKUP_TAGS = ("<b>tebal</b>, <i>miring</i>, <u>garis bawah</u>, <s>coret</s>, "
+                     "<code>kode</code> dan <a href=\"https://…\">tautan</a>")
+ADMIN_MARKUP_PROBLEMS = {  # by bot.markup.Problem.kind; {tag} is the tag's name
+    "unknown": ("Format teks siaran belum benar: tag «<{tag}>» tidak dikenal. Yang bisa dipakai: "
+                f"{ADMIN_MARKUP_TAGS}. Untuk menulis tanda < apa adanya, ketik &lt;."),
+    "attributes": ("Format teks siaran belum benar: «<{tag}>» tidak boleh berisi atribut; hanya "
+                   "tautan memakai href, misalnya <a href=\"https://bkn.go.id\">BKN</a>."),
+    "link": ("Format teks siaran belum benar: tautan «<a>» perlu alamat http:// atau https://, "
+             "misalnya <a href=\"https://bkn.go.id\">BKN</a>."),
+    "unclosed": ("Format teks siaran belum benar: «<{tag}>» dibuka tetapi tidak ditutup. "
+                 "Tambahkan «</{tag}>» di akhir bagian yang diformat."),
+    "unopened": ("Format teks siaran belum benar: «</{tag}>» menutup tag yang tidak sedang "
+                 "terbuka. Pastikan setiap tag ditutup berurutan, misalnya <b><i>…</i></b>."),
+}
 ADMIN_TOO_LONG = (
     "Teks siaran {length} karakter, padahal batasnya {limit}. Pendekkan sedikitnya "
     "{excess} karakter."

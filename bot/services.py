@@ -137,8 +137,12 @@ class Services:
         kind = action.kind
         if kind is ActionKind.ANSWER:
             return self.dialogue.answer_intent(action.arg)
+        if kind is ActionKind.MORE:
+            return self.dialogue.more(action.arg)
         if kind is ActionKind.TOPIC:
             return self.dialogue.topic(action.arg)
+        if kind is ActionKind.TOPICS:
+            return self.dialogue.topic_menu()
         if kind is ActionKind.NONE_OF_THESE:
             return self.none_of_these(question, chat)
         if kind in (ActionKind.FEEDBACK_UP, ActionKind.FEEDBACK_DOWN):

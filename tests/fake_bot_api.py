@@ -11,13 +11,17 @@ blindly. Failures can be injected per call or per chat (429 with `retry_after`, 
 400 chat not found, 5xx), an optional Telegram-like rate limit answers 429 when a chat gets
 more than one message a second or the bot more than thirty, and `slow_down` delays the answers
 to a method (the request is recorded first: like Telegram, the message is delivered even if the
-client is gone by the time the answer would arrive).
+client is gone by the time the answer would arrive). Texts sent with `parse_mode` HTML are
+parsed as Telegram does (`parse_html`): malformed markup is refused with "can't parse
+entities", and the recorded text is the one the user sees, with its entities.
 """
 
 from __future__ import annotations
 
+import html
 import itertools
 import json
+import re
 import threading
 import time
 from collections import defaultdict, deque
@@ -122,8 +126,28 @@ class ApiRequest:
 
     @property
     def text(self) -> str | None:
-        """The `text` parameter (sendMessage, editMessageText, answerCallbackQuery)."""
-        return self.params.get("text")
+        """The text the user sees (sendMessage, editMessageText, answerCallbackQuery): the
+        `text` parameter, parsed when sent with `parse_mode` HTML."""
+        return self._parsed()[0]
+
+    def entities(self) -> list[dict[str, Any]]:
+        """The formatting entities of an HTML text (UTF-16 offsets, as Telegram gives them)."""
+        return self._parsed()[1]
+
+    def bold(self) -> list[str]:
+        """The bold parts of the text, in order."""
+        units = (self.text or "").encode("utf-16-le")
+        return [units[2 * e["offset"]:2 * (e["offset"] + e["length"])].decode("utf-16-le")
+                for e in self.entities() if e["type"] == "bold"]
+
+    def _parsed(self) -> tuple[str | None, list[dict[str, Any]]]:
+        raw = self.params.get("text")
+        if raw is None or self.params.get("parse_mode") != "HTML":
+            return raw, []
+        try:
+            return parse_html(raw)
+        except ValueError:
+            return raw, []
 
     @property
     def ok(self) -> bool:
@@ -530,11 +554,17 @@ class FakeBotApi:
         chat_id = _int_or_none(params.get("chat_id"))
         if chat_id is None or "text" not in params:
             return ApiError(400, "Bad Request: chat_id and text are required")
-        if len(params["text"]) > 4096:
+        shown = _shown_text(params)
+        if isinstance(shown, ApiError):
+            return shown
+        text, entities = shown
+        if len(text) > 4096:
             return ApiError(400, "Bad Request: message is too long")
         message: dict[str, Any] = {"message_id": next(self._message_ids),
                                    "date": int(time.time()), "chat": self._chat_locked(chat_id),
-                                   "from": self.bot, "text": params["text"]}
+                                   "from": self.bot, "text": text}
+        if entities:
+            message["entities"] = entities
         if params.get("reply_markup"):
             message["reply_markup"] = params["reply_markup"]
         self._messages[(chat_id, message["message_id"])] = message
@@ -558,7 +588,13 @@ class FakeBotApi:
         return dict(message)
 
     def _api_editMessageText(self, params: dict[str, Any]) -> Any:
-        return self._edit(params, text=params.get("text", ""))
+        shown = _shown_text(params)
+        if isinstance(shown, ApiError):
+            return shown
+        text, entities = shown
+        if len(text) > 4096:
+            return ApiError(400, "Bad Request: MESSAGE_TOO_LONG")
+        return self._edit(params, text=text, entities=entities or None)
 
     def _api_editMessageReplyMarkup(self, params: dict[str, Any]) -> Any:
         return self._edit(params)
@@ -646,6 +682,79 @@ def _decode(key: str, value: str) -> tuple[str, Any]:
         return key, json.loads(value)
     except ValueError:
         return key, value
+
+
+# Telegram's HTML: these tags (and no others), entities &lt; &gt; &amp; &quot; and numeric ones.
+_HTML_TAGS = {"b": "bold", "strong": "bold", "i": "italic", "em": "italic", "u": "underline",
+              "ins": "underline", "s": "strikethrough", "strike": "strikethrough",
+              "del": "strikethrough", "a": "text_link", "code": "code", "pre": "pre",
+              "tg-spoiler": "spoiler", "blockquote": "blockquote"}
+_HTML_TOKEN = re.compile(r"<(/?)([A-Za-z][\w-]*)([^<>]*)>|&(lt|gt|amp|quot|#\d+|#x[0-9a-fA-F]+);"
+                         r"|[<&]")
+_HREF = re.compile(r"""^\s+href\s*=\s*(?:"([^"]*)"|'([^']*)')\s*$""")
+
+
+def parse_html(markup: str) -> tuple[str, list[dict[str, Any]]]:
+    """Parse a `parse_mode` HTML text as Telegram does: the text shown and its entities.
+
+    Raises:
+        ValueError: with Telegram's description, for markup Telegram refuses (an unknown or
+            unclosed tag, a closing tag that closes nothing, a bare '<' or '&').
+    """
+    text: list[str] = []
+    entities: list[dict[str, Any]] = []
+    stack: list[tuple[str, int, dict[str, Any]]] = []
+    at = 0
+
+    def offset() -> int:
+        return _utf16_len("".join(text))
+
+    for match in _HTML_TOKEN.finditer(markup):
+        text.append(markup[at:match.start()])
+        at = match.end()
+        closing, name, attrs, entity = match.groups()
+        if entity:
+            text.append(html.unescape(match[0]))
+            continue
+        if not name:
+            raise ValueError(f"Can't parse entities: unexpected {match[0]!r} at byte offset "
+                             f"{len(markup[:match.start()].encode())}")
+        name = name.lower()
+        if name not in _HTML_TAGS:
+            raise ValueError(f'Can\'t parse entities: unsupported start tag "{name}"')
+        if closing:
+            if not stack or stack[-1][0] != name:
+                raise ValueError(f'Can\'t parse entities: unmatched end tag "{name}"')
+            _, start, extra = stack.pop()
+            if offset() > start:
+                entities.append({"type": _HTML_TAGS[name], "offset": start,
+                                 "length": offset() - start, **extra})
+            continue
+        extra: dict[str, Any] = {}
+        if name == "a":
+            href = _HREF.match(attrs)
+            if href is None:
+                raise ValueError("Can't parse entities: a link needs an href")
+            extra = {"url": html.unescape(href[1] if href[1] is not None else href[2])}
+        elif attrs.strip():
+            raise ValueError(f'Can\'t parse entities: unexpected attributes on "{name}"')
+        stack.append((name, offset(), extra))
+    if stack:
+        raise ValueError(f'Can\'t parse entities: can\'t find end tag corresponding to start '
+                         f'tag "{stack[-1][0]}"')
+    text.append(markup[at:])
+    return "".join(text), sorted(entities, key=lambda e: (e["offset"], -e["length"]))
+
+
+def _shown_text(params: dict[str, Any]) -> tuple[str, list[dict[str, Any]]] | ApiError:
+    """A send's or an edit's text as the user sees it, or Telegram's 400 for bad markup."""
+    text = str(params.get("text", ""))
+    if params.get("parse_mode") != "HTML":
+        return text, []
+    try:
+        return parse_html(text)
+    except ValueError as exc:
+        return ApiError(400, f"Bad Request: {exc}")
 
 
 def _int_or_none(value: Any) -> int | None:

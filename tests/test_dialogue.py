@@ -37,8 +37,10 @@ def test_out_of_scope_gets_no_verdict(dialogue: Dialogue) -> None:
 
 
 def test_fallback_offers_topics(dialogue: Dialogue) -> None:
-    reply = dialogue.fallback()
-    assert reply.buttons and all(b.action.kind is ActionKind.TOPIC for b in reply.buttons)
+    reply = dialogue.fallback(dialogue.read("pns foto like status"))
+    *nearest, all_topics = reply.buttons
+    assert nearest and all(b.action.kind is ActionKind.TOPIC for b in nearest)
+    assert all_topics.action.kind is ActionKind.TOPICS
     assert "Bawaslu" in reply.text
 
 

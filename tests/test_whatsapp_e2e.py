@@ -19,6 +19,7 @@ import pytest
 from bot import replies
 from bot.dialogue import Dialogue
 from bot.knowledge import KnowledgeBase
+from bot.markup import from_spans, to_whatsapp
 from bot.models import BroadcastStatus, ChatRef, DeliveryStatus
 from tests.fake_graph_api import (
     VERIFY_TOKEN,
@@ -109,7 +110,8 @@ async def test_a_question_is_answered_verdict_first_with_a_list_and_feedback(
     since = wa.graph.mark()
     last = await wa.ask(USER, FOTO_QUESTION)
     messages = wa.graph.sent(USER, since)
-    assert messages[0].text.startswith("⛔ DILARANG")
+    assert messages[0].text.startswith("*⛔ DILARANG")  # the short answer, in WhatsApp bold
+    assert replies.BASIS_PREFIX not in messages[0].text
     ids = [data for data, _ in last.choices()]
     assert "up:foto_bersama_calon" in ids and "down:foto_bersama_calon" in ids
     assert all(len(title) <= 24 for _, title in last.choices())
@@ -146,7 +148,9 @@ async def test_pledge_with_a_reply_button_and_commands_in_words(wa: WhatsAppHarn
     recorded = await press(wa, USER, offer, "pledge:")
     assert recorded.text.startswith("✅ Terima kasih! Ikrar netralitas Anda tercatat")
     assert (await wa.ask(USER, "bantuan")).text == replies.WA_HELP
-    assert (await wa.ask(USER, "/tentang")).text.startswith("ℹ️ Tentang Tanya Netral")
+    since = wa.graph.mark()
+    await wa.ask(USER, "/tentang")  # long: in parts
+    assert wa.graph.sent(USER, since)[0].text.startswith("ℹ️ Tentang Tanya Netral")
     delete = await wa.ask(USER, "hapus data")
     assert [d for d, _ in delete.choices()] == ["delete_yes:", "delete_no:"]
     assert (await press(wa, USER, delete, "delete_yes:")).text == replies.TG_DELETED
@@ -158,13 +162,15 @@ async def test_an_answer_longer_than_an_interactive_body_comes_as_text_then_choi
     dialogue = wa.services.dialogue
     long_answer = next(i for i in wa.services.kb.intents.values()
                        if len(dialogue.reply_for(i).text) > 1024 and dialogue.reply_for(i).buttons)
-    since = wa.graph.mark()
-    await wa.post(wa.webhook.button(USER, f"answer:{long_answer.id}", "?", "wamid.old"))
+    since = wa.graph.mark()  # "Selengkapnya" under its short answer: the whole answer
+    await wa.post(wa.webhook.button(USER, f"more:{long_answer.id}", "?", "wamid.old"))
     await wa.reply(USER, since)
     await wa.settled(USER)
     parts = wa.graph.sent(USER, since)
     assert [p.type for p in parts] == ["text", "interactive"]
-    assert parts[0].text == dialogue.reply_for(long_answer).text
+    whole = dialogue.more(long_answer.id)
+    assert parts[0].text == to_whatsapp(from_spans(whole.text, whole.bold))
+    assert parts[0].text.startswith("*") and "*📚 Sumber:*" in parts[0].text
     assert parts[1].text == replies.WA_CHOOSE_PROMPT
 
 

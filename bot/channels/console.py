@@ -29,9 +29,10 @@ GOODBYE = "Terima kasih, tetap netral! 👋"
 
 
 def render(reply: Reply) -> str:
-    """Render a reply as plain text with numbered buttons."""
-    lines = [reply.text]
-    for n, choice in enumerate(reply.buttons, start=1):
+    """Render what a reply shows as plain text with numbered buttons."""
+    shown = reply.shown()
+    lines = [shown.text]
+    for n, choice in enumerate(shown.buttons, start=1):
         lines.append(f"  [{n}] {choice.label}")
     return "\n".join(lines)
 
@@ -61,6 +62,6 @@ async def _chat(services: Services, read: Callable[[str], str], stream: TextIO) 
             reply = await conversation.text(CHAT, line, memory)
             memory.remember(str(shown + 1), line)
         shown += 1
-        buttons = reply.buttons
+        buttons = reply.shown().buttons
         print("\n" + render(reply), file=stream)
     print(GOODBYE, file=stream)

@@ -22,7 +22,7 @@ from telegram import (
     MessageEntity,
     Update,
 )
-from telegram.constants import ChatAction, ChatType
+from telegram.constants import ChatAction, ChatType, ParseMode
 from telegram.error import BadRequest, Conflict, Forbidden, NetworkError, TelegramError
 from telegram.ext import (
     Application,
@@ -42,15 +42,17 @@ from bot.channels.telegram.keyboards import (
     CB_ANSWER,
     CB_DELETE,
     CB_FEEDBACK,
+    CB_MORE,
     CB_NONE,
     CB_PLEDGE,
     CB_REGION,
     CB_TOPIC,
+    CB_TOPICS,
     decode,
     reply_markup,
-    without_feedback,
+    without,
 )
-from bot.chunks import split_message
+from bot.chunks import split_markup
 from bot.conversation import (
     CMD_BANTUAN,
     CMD_BERHENTI,
@@ -66,6 +68,7 @@ from bot.conversation import (
     MENU_COMMANDS,
     parse_command,
 )
+from bot.markup import escape, from_spans
 from bot.models import Action, ActionKind, ChatRef, Reply, ReplyKind
 from bot.throttle import Decision
 
@@ -105,32 +108,41 @@ NOT_MODIFIED = "message is not modified"  # Telegram's answer to an edit that ch
 
 
 # -- sending --------------------------------------------------------------------------------
-async def _say(update: Update, text: str,
-               markup: InlineKeyboardMarkup | None = None) -> Message:
-    """Send `text` to the update's chat, split at 4,096 chars; buttons go under the last part.
+# Every message goes as HTML (bot/markup.py): replies with their bold spans, everything else
+# escaped, so no knowledge-base or user text is ever read as markup.
+async def _say(update: Update, text: str) -> Message:
+    """Send plain `text` to the update's chat (see `_say_markup`)."""
+    return await _say_markup(update, escape(text))
+
+
+async def _say_markup(update: Update, markup: str,
+                      keyboard: InlineKeyboardMarkup | None = None) -> Message:
+    """Send markup to the update's chat, split at 4,096 chars; buttons go under the last part.
 
     Replies to a message quote it in groups (PTB's default), so the asker sees which question
     was answered.
     """
     message = update.message or update.edited_message
     send = message.reply_text if message is not None else update.effective_chat.send_message
-    *head, last = split_message(text)
+    *head, last = split_markup(markup)
     for part in head:
-        await send(part)
-    return await send(last, reply_markup=markup)
+        await send(part, parse_mode=ParseMode.HTML)
+    return await send(last, parse_mode=ParseMode.HTML, reply_markup=keyboard)
 
 
 async def _say_reply(update: Update, context: BotContext, reply: Reply,
                      question: str | None = None) -> None:
-    """Send a core reply with its buttons; remember the question it answered."""
-    sent = await _say(update, reply.text, reply_markup(reply))
+    """Send what a core reply shows, with its buttons; remember the question it answered."""
+    shown = reply.shown()
+    sent = await _say_markup(update, from_spans(shown.text, shown.bold), reply_markup(reply))
     context.remember_question(sent.message_id, question)
 
 
-async def _edit_text(query: CallbackQuery, text: str) -> None:
-    """Edit the pressed message's text; "not modified" (a double tap) counts as done."""
+async def _edit_markup(query: CallbackQuery, markup: str,
+                       keyboard: InlineKeyboardMarkup | None = None) -> None:
+    """Edit the pressed message; "not modified" (a double tap) counts as done."""
     try:
-        await query.edit_message_text(text)
+        await query.edit_message_text(markup, parse_mode=ParseMode.HTML, reply_markup=keyboard)
     except BadRequest as exc:
         if NOT_MODIFIED not in exc.message.lower():
             raise
@@ -295,7 +307,7 @@ def _question(update: Update, context: BotContext) -> str | None:
 
 
 async def press_answer(update: Update, context: BotContext) -> None:
-    """A question, topic or "Bukan semuanya" button: reply with a new message."""
+    """A question, topic, "Semua topik" or "Bukan semuanya" button: reply with a new message."""
     await update.callback_query.answer()
     reply = context.services.press(chat_of(update), _pressed(update), _question(update, context))
     question = _question(update, context) if reply.kind is not ReplyKind.FALLBACK else None
@@ -310,7 +322,19 @@ async def press_feedback(update: Update, context: BotContext) -> None:
                                     _question(update, context), str(message_id))
     await query.answer(thanks.text)
     with contextlib.suppress(TelegramError):  # e.g. the message is too old to edit
-        await query.edit_message_reply_markup(without_feedback(query.message.reply_markup))
+        await query.edit_message_reply_markup(without(query.message.reply_markup, CB_FEEDBACK))
+
+
+async def press_more(update: Update, context: BotContext) -> None:
+    """"Selengkapnya" under a short answer: the whole answer replaces it, buttons kept."""
+    query = update.callback_query
+    reply = context.services.press(chat_of(update), _pressed(update))
+    if reply.kind is not ReplyKind.ANSWER:  # forged or stale: the answer is gone
+        await query.answer(replies.TG_STALE_BUTTON)
+        return
+    await query.answer()
+    await _edit_markup(query, from_spans(reply.text, reply.bold),
+                       without(query.message.reply_markup, CB_MORE))
 
 
 @private_chat_only
@@ -325,7 +349,7 @@ async def press_in_private(update: Update, context: BotContext) -> None:
         return
     if action.kind is ActionKind.DELETE_YES:
         context.chat_data.clear()
-    await _edit_text(query, reply.text)
+    await _edit_markup(query, escape(reply.text))
 
 
 async def press_admin(update: Update, context: BotContext) -> None:
@@ -438,8 +462,9 @@ def register_handlers(app: Application) -> None:
                                    unknown_command))
 
     app.add_handler(CallbackQueryHandler(
-        press_answer, pattern=f"^({CB_ANSWER}|{CB_TOPIC}):.|^{CB_NONE}$"))
+        press_answer, pattern=f"^({CB_ANSWER}|{CB_TOPIC}):.|^({CB_NONE}|{CB_TOPICS})$"))
     app.add_handler(CallbackQueryHandler(press_feedback, pattern=f"^{CB_FEEDBACK}:[01]:."))
+    app.add_handler(CallbackQueryHandler(press_more, pattern=f"^{CB_MORE}:."))
     app.add_handler(CallbackQueryHandler(
         press_in_private, pattern=f"^{CB_REGION}:.|^{CB_PLEDGE}$|^{CB_DELETE}:[yn]$"))
     app.add_handler(CallbackQueryHandler(press_admin, pattern=f"^{CB_ADMIN}:(ok|no):."))

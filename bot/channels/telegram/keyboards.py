@@ -3,8 +3,8 @@
 Callback data is `<code>[:<arg>]`, kept within Telegram's 64 bytes (the wire format of earlier
 versions, so buttons already in chats keep working):
 
-    a:<intent>   t:<topic>   n   f:1:<intent> / f:0:<intent>   r:<region | all>   p
-    d:y / d:n    adm:ok:<token> / adm:no:<token>
+    a:<intent>   m:<intent>[:c<n>]   t:<topic>   ts   n   f:1:<intent> / f:0:<intent>
+    r:<region | all>   p   d:y / d:n    adm:ok:<token> / adm:no:<token>
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ from bot.services import feedback_buttons
 
 MAX_CALLBACK_BYTES = 64
 CB_ANSWER = "a"
+CB_MORE = "m"
 CB_TOPIC = "t"
+CB_TOPICS = "ts"
 CB_NONE = "n"
 CB_FEEDBACK = "f"
 CB_REGION = "r"
@@ -28,7 +30,9 @@ CB_ADMIN = "adm"
 
 _ENCODE: dict[ActionKind, tuple[str, ...]] = {
     ActionKind.ANSWER: (CB_ANSWER,),
+    ActionKind.MORE: (CB_MORE,),
     ActionKind.TOPIC: (CB_TOPIC,),
+    ActionKind.TOPICS: (CB_TOPICS,),
     ActionKind.NONE_OF_THESE: (CB_NONE,),
     ActionKind.FEEDBACK_UP: (CB_FEEDBACK, "1"),
     ActionKind.FEEDBACK_DOWN: (CB_FEEDBACK, "0"),
@@ -40,11 +44,12 @@ _ENCODE: dict[ActionKind, tuple[str, ...]] = {
     ActionKind.ADMIN_DISCARD: (CB_ADMIN, "no"),
 }
 _DECODE = {":".join(parts): kind for kind, parts in _ENCODE.items()}
-_TAKES_ARG = frozenset({ActionKind.ANSWER, ActionKind.TOPIC, ActionKind.FEEDBACK_UP,
-                        ActionKind.FEEDBACK_DOWN, ActionKind.REGION, ActionKind.ADMIN_CONFIRM,
-                        ActionKind.ADMIN_DISCARD})
+_TAKES_ARG = frozenset({ActionKind.ANSWER, ActionKind.MORE, ActionKind.TOPIC,
+                        ActionKind.FEEDBACK_UP, ActionKind.FEEDBACK_DOWN, ActionKind.REGION,
+                        ActionKind.ADMIN_CONFIRM, ActionKind.ADMIN_DISCARD})
 # Buttons of one of these groups share rows two by two; any other button has a row of its own.
-_GROUPS = {ActionKind.TOPIC: "topic", ActionKind.REGION: "region",
+_GROUPS = {ActionKind.TOPIC: "topic", ActionKind.TOPICS: "topic",
+           ActionKind.REGION: "region",
            ActionKind.FEEDBACK_UP: "feedback", ActionKind.FEEDBACK_DOWN: "feedback",
            ActionKind.DELETE_YES: "delete", ActionKind.DELETE_NO: "delete",
            ActionKind.ADMIN_CONFIRM: "admin", ActionKind.ADMIN_DISCARD: "admin"}
@@ -107,16 +112,18 @@ def markup(buttons: Sequence[Choice]) -> InlineKeyboardMarkup | None:
 
 
 def reply_markup(reply: Reply) -> InlineKeyboardMarkup | None:
-    """Render a reply's buttons, then 👍/👎 under an answer; topics come two per row."""
-    questions = [c for c in reply.buttons if c.action.kind is not ActionKind.TOPIC]
-    topics = [c for c in reply.buttons if c.action.kind is ActionKind.TOPIC]
+    """Render the buttons a reply shows, then 👍/👎 under an answer; topics come two per row."""
+    buttons = reply.shown().buttons
+    topics = [c for c in buttons if c.action.kind in (ActionKind.TOPIC, ActionKind.TOPICS)]
+    questions = [c for c in buttons if c not in topics]
     return markup([*questions, *topics, *feedback_buttons(reply)])
 
 
-def without_feedback(keyboard: InlineKeyboardMarkup | None) -> InlineKeyboardMarkup | None:
-    """The keyboard minus its 👍/👎 row (after one was pressed)."""
+def without(keyboard: InlineKeyboardMarkup | None, code: str) -> InlineKeyboardMarkup | None:
+    """The keyboard minus the rows of one kind of button (`CB_FEEDBACK` after 👍/👎 was
+    pressed, `CB_MORE` once the whole answer shows)."""
     if keyboard is None:
         return None
     rows = [row for row in keyboard.inline_keyboard
-            if not any(str(b.callback_data).startswith(CB_FEEDBACK + ":") for b in row)]
+            if not any(str(b.callback_data).startswith(code + ":") for b in row)]
     return InlineKeyboardMarkup(rows) if rows else None

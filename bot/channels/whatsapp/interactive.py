@@ -4,8 +4,9 @@ WhatsApp limits what an interactive message may carry: a body of 1,024 character
 reply buttons (titles up to 20 characters, ids up to 256), or one list of at most ten rows
 (titles up to 24 characters, descriptions up to 72, ids up to 200). So a reply becomes:
 
-* its text, split at 4,096 characters, as plain messages — unless it is short enough to be the
-  body of the interactive message;
+* what it shows (a long answer's brief, see `Reply.shown`) in WhatsApp's formatting (*bold*),
+  split at 4,096 characters, as plain messages — unless it is short enough to be the body of
+  the interactive message;
 * its buttons (and 👍/👎 under an answer): up to three short ones as reply buttons, otherwise
   lists of ten rows (a list per ten, e.g. the 38 provinces of /langganan).
 
@@ -21,6 +22,7 @@ from pywa_async.types import Button, Section, SectionList, SectionRow
 
 from bot import replies
 from bot.chunks import split_message
+from bot.markup import from_spans, to_whatsapp
 from bot.models import MAX_MESSAGE_CHARS, Action, ActionKind, Choice, Reply
 from bot.services import feedback_buttons
 
@@ -70,11 +72,13 @@ def _row(choice: Choice) -> SectionRow:
 
 def render(reply: Reply) -> list[Outgoing]:
     """The messages that show a reply, in sending order."""
-    choices = [*reply.buttons, *feedback_buttons(reply)]
+    shown = reply.shown()
+    text = to_whatsapp(from_spans(shown.text, shown.bold))
+    choices = [*shown.buttons, *feedback_buttons(reply)]
     if not choices:
-        return [Outgoing(part) for part in split_message(reply.text, MAX_MESSAGE_CHARS)]
+        return [Outgoing(part) for part in split_message(text, MAX_MESSAGE_CHARS)]
     messages: list[Outgoing] = []
-    body = reply.text
+    body = text
     if len(body) > MAX_BODY_CHARS:
         messages += [Outgoing(part) for part in split_message(body, MAX_MESSAGE_CHARS)]
         body = replies.WA_CHOOSE_PROMPT

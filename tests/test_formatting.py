@@ -1,0 +1,267 @@
+"""Formatted and short answers (issue 9): HTML on Telegram, *bold* on WhatsApp, plain on the
+console; the verdict and a few sentences first, "Selengkapnya" for the whole answer.
+
+The Telegram tests run the real PTB Application against the fake Bot API, which parses
+`parse_mode` HTML as Telegram does (bad markup is refused), so what they read is what a user
+would see.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import io
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot import markup, replies
+from bot.admin import Admin
+from bot.channels.console import run_console
+from bot.channels.whatsapp.interactive import render
+from bot.chunks import split_markup
+from bot.config import Settings
+from bot.dialogue import Dialogue
+from bot.knowledge import KnowledgeBase
+from bot.models import Action, ActionKind, ChatRef
+from bot.services import build_services
+from bot.store import Store
+from tests.fake_bot_api import FakeBotApi, parse_html
+from tests.telegram_harness import Harness, ManualClock, running_bot, settings_for
+
+USER = 3001
+FOTO = "boleh gak pns foto bareng paslon?"
+FOTO_INTENT = "foto_bersama_calon"
+TRICKY = "kondangan <b>acara</b> & \"reuni\" <3"  # must arrive exactly so, never as markup
+
+
+@pytest.fixture(scope="module")
+def tricky_kb(kb: KnowledgeBase) -> KnowledgeBase:
+    """The real knowledge base, with markup-like characters opening one answer."""
+    intent = kb.intents[FOTO_INTENT]
+    tricky = dataclasses.replace(intent, answer=f"{TRICKY}. {intent.answer}")
+    return dataclasses.replace(kb, intents={**kb.intents, FOTO_INTENT: tricky})
+
+
+@pytest.fixture
+async def bot(fake_api: FakeBotApi, tricky_kb: KnowledgeBase,
+              tmp_path: Path) -> AsyncIterator[Harness]:
+    settings = settings_for(fake_api, tmp_path / "bot.sqlite3")
+    async with running_bot(fake_api, tricky_kb, settings, ManualClock(),
+                           Dialogue(tricky_kb)) as harness:
+        yield harness
+
+
+# -- the core: short answers -------------------------------------------------------------------
+def test_a_long_answer_shows_its_verdict_and_first_sentences_with_selengkapnya(
+        dialogue: Dialogue) -> None:
+    reply = dialogue.answer(FOTO)
+    shown = reply.shown()
+    assert reply.intent == FOTO_INTENT and reply.brief is not None
+    assert shown.text.startswith("⛔ DILARANG — ") and len(shown.text) < len(reply.text) / 2
+    assert replies.BASIS_PREFIX not in shown.text and replies.BASIS_PREFIX in reply.text
+    assert shown.buttons[0].label == replies.MORE_BUTTON
+    assert shown.buttons[0].action == Action(ActionKind.MORE, FOTO_INTENT)
+    assert shown.buttons[1:] == reply.buttons
+    verdict_line = reply.text.split("\n")[0]
+    assert [shown.text[s:e] for s, e in shown.bold] == [verdict_line]
+
+
+def test_selengkapnya_gives_the_whole_answer(dialogue: Dialogue) -> None:
+    reply = dialogue.answer(FOTO)
+    more = dialogue.more(reply.shown().buttons[0].action.arg)
+    assert more.text == reply.text and more.brief is None and more.verdict is reply.verdict
+    labels = {reply.text[s:e] for s, e in reply.bold}
+    assert {replies.BASIS_PREFIX.strip(), replies.SOURCES_PREFIX.strip()} <= labels
+
+
+def test_every_caution_stays_visible_in_the_short_answer(dialogue: Dialogue,
+                                                         kb: KnowledgeBase) -> None:
+    cautious = [i for i in kb.intents.values() if i.caution and i.kind == "answer"]
+    assert cautious
+    for intent in cautious:
+        shown = dialogue.answer_intent(intent.id).shown()
+        caution = shown.text.split(replies.CAUTION_PREFIX)[-1]
+        assert replies.CAUTION_PREFIX in shown.text and "\n" not in caution, intent.id
+        assert len(caution) <= replies.CAUTION_LINE_CHARS + 1, intent.id
+
+
+def test_a_broken_condition_is_kept_behind_selengkapnya(dialogue: Dialogue,
+                                                        kb: KnowledgeBase) -> None:
+    intent = next(i for i in kb.intents.values() if len(i.conditions) > 1)
+    condition = intent.conditions[1]
+    reply = dialogue.reply_for(intent, condition=condition)
+    assert reply.verdict is condition.verdict and reply.brief is not None
+    assert condition.text in reply.shown().text  # why it is stricter, up front
+    action = reply.shown().buttons[0].action
+    assert action == Action(ActionKind.MORE, f"{intent.id}:c1")
+    more = dialogue.more(action.arg)
+    assert more.text == reply.text and more.verdict is condition.verdict
+
+
+@pytest.mark.parametrize("arg", ["no_such_intent", f"{FOTO_INTENT}:c99", f"{FOTO_INTENT}:x",
+                                 f"{FOTO_INTENT}:c", "", "terima_kasih"])
+def test_forged_or_stale_selengkapnya_data_is_refused(dialogue: Dialogue, arg: str,
+                                                      kb: KnowledgeBase) -> None:
+    if arg == "terima_kasih" and arg not in kb.intents:
+        arg = next(i.id for i in kb.intents.values() if i.kind == "smalltalk")
+    assert dialogue.more(arg).text == replies.UNKNOWN_INTENT
+
+
+def test_a_short_answer_has_no_brief(dialogue: Dialogue, kb: KnowledgeBase) -> None:
+    for intent in kb.intents.values():
+        reply = dialogue.answer_intent(intent.id)
+        if len(reply.text) <= replies.LONG_ANSWER_CHARS:
+            assert reply.brief is None and reply.shown().text == reply.text
+
+
+# -- the markup ---------------------------------------------------------------------------
+def test_spans_become_escaped_markup() -> None:
+    text = "⛔ A <b> & c\n\n⚖️ Dasar: x"
+    html = markup.from_spans(text, [(0, 9), (13, 22)])
+    assert html == "<b>⛔ A &lt;b&gt; &amp;</b> c\n\n<b>⚖️ Dasar:</b> x"
+    assert parse_html(html)[0] == text
+    assert markup.to_whatsapp(html) == "*⛔ A <b> &* c\n\n*⚖️ Dasar:* x"
+    assert markup.to_plain(html) == text
+
+
+_TEXT = st.text(st.sampled_from([*"ab <>&;\"'\n", "é", "⛔"]), max_size=60)
+
+
+@settings(max_examples=200, deadline=None)
+@given(pieces=st.lists(st.tuples(_TEXT, st.sampled_from(["", "b", "i", "a"])), max_size=12),
+       limit=st.integers(min_value=40, max_value=200))
+def test_markup_splits_never_inside_a_tag_or_an_entity(pieces: list[tuple[str, str]],
+                                                       limit: int) -> None:
+    html = "".join(
+        markup.escape(text) if not tag
+        else f'<a href="https://x.id">{markup.escape(text)}</a>' if tag == "a"
+        else f"<{tag}>{markup.escape(text)}</{tag}>" for text, tag in pieces)
+    parts = split_markup(html, limit)
+    assert all(len(part) <= limit for part in parts)
+    for part in parts:
+        parse_html(part)  # Telegram accepts every part on its own (raises otherwise)
+    shown = "".join(parse_html(part)[0] for part in parts)
+    assert "".join(shown.split()) == "".join(parse_html(html)[0].split())
+
+
+# -- Telegram -------------------------------------------------------------------------------
+async def test_telegram_answers_in_html_with_kb_text_intact_and_expands_in_place(
+        bot: Harness) -> None:
+    answer = await bot.ask(USER, FOTO)
+    assert answer.params["parse_mode"] == "HTML"
+    assert TRICKY in answer.text  # '<', '&' and quotes arrive as written
+    assert answer.bold() == [answer.text.split("\n")[0]]
+    assert answer.text.startswith("⛔ DILARANG") and replies.BASIS_PREFIX not in answer.text
+    assert answer.button_labels()[0] == replies.MORE_BUTTON
+    assert answer.button_data()[0] == f"m:{FOTO_INTENT}"
+
+    calls = await bot.press(answer, f"m:{FOTO_INTENT}")
+    (edit,) = [c for c in calls if c.method == "editMessageText"]
+    assert edit.ok and edit.params["message_id"] == answer.result["message_id"]
+    assert TRICKY in edit.text and replies.BASIS_PREFIX in edit.text
+    assert {replies.BASIS_PREFIX.strip(), replies.SOURCES_PREFIX.strip()} <= set(edit.bold())
+    assert edit.button_data() == answer.button_data()[1:]  # the rest stays, 👍/👎 included
+    again = await bot.press(answer, f"m:{FOTO_INTENT}")  # a double tap: "not modified" is fine
+    assert replies.TG_ERROR not in [c.text for c in again]
+
+
+@pytest.mark.parametrize("data", ["m:no_such_intent", f"m:{FOTO_INTENT}:c99", "m:x:y:z"])
+async def test_telegram_refuses_forged_selengkapnya_data(bot: Harness, data: str) -> None:
+    answer = await bot.ask(USER, FOTO)
+    calls = await bot.press(answer, data)
+    assert [(c.method, c.text) for c in calls] == [
+        ("answerCallbackQuery", replies.TG_STALE_BUTTON)]
+
+
+@pytest.mark.parametrize(("data", "table"), [("a:no_such_intent", "feedback"),
+                                             ("r:atlantis", "chats")])
+async def test_telegram_stores_nothing_for_forged_intent_or_region_data(
+        bot: Harness, data: str, table: str) -> None:
+    menu = await bot.command(USER, "topik")
+    calls = await bot.press(menu, data)
+    texts = [c.text for c in calls if c.method in ("sendMessage", "editMessageText")]
+    assert texts and texts[-1] in (replies.UNKNOWN_INTENT, replies.TG_UNKNOWN_REGION)
+    assert bot.services.store.db[table].count == 0
+
+
+async def test_plain_notices_with_angle_brackets_are_escaped(bot: Harness) -> None:
+    reply = await bot.command(USER, "admin")  # refused politely; /admin help has <tanggal>
+    assert reply.ok and reply.params["parse_mode"] == "HTML"
+
+
+# -- WhatsApp and the console ----------------------------------------------------------------
+def test_whatsapp_shows_the_brief_in_its_own_bold(dialogue: Dialogue) -> None:
+    messages = render(dialogue.answer(FOTO))
+    assert messages[0].text.startswith("*⛔ DILARANG — ")
+    assert "<b>" not in messages[0].text and replies.BASIS_PREFIX not in messages[0].text
+    rows = messages[-1].buttons.sections[0].rows  # type: ignore[union-attr]
+    assert rows[0].callback_data == f"more:{FOTO_INTENT}"
+
+
+def test_the_console_shows_the_brief_and_the_whole_answer_on_its_number(
+        kb: KnowledgeBase, dialogue: Dialogue, tmp_path: Path) -> None:
+    services = build_services(dataclasses.replace(Settings(), db_path=tmp_path / "c.sqlite3"), kb,
+                              dialogue=dialogue)
+    lines = iter([FOTO, "1"])
+
+    def read(_prompt: str) -> str:
+        try:
+            return next(lines)
+        except StopIteration:
+            raise EOFError from None
+
+    out = io.StringIO()
+    try:
+        run_console(services, read=read, out=out)
+    finally:
+        services.close()
+    text = out.getvalue()
+    assert f"[1] {replies.MORE_BUTTON}" in text
+    assert text.count("⛔ DILARANG — ") == 2 and text.count(replies.BASIS_PREFIX) == 1
+    assert "<b>" not in text
+
+
+# -- admins' broadcast markup ---------------------------------------------------------------
+ADMIN_USER = ChatRef.telegram(900)
+NOW = dt.datetime(2026, 11, 22, 3, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def admin(store: Store, kb: KnowledgeBase) -> Admin:
+    return Admin(store, Settings(admin_ids=frozenset({900})), lambda: kb)
+
+
+@pytest.mark.parametrize(("text", "kind", "says"), [
+    ("Rapat <tanggal> besok", "unknown", "«<tanggal>» tidak dikenal"),
+    ("<b>Penting: jaga netralitas", "unclosed", "Tambahkan «</b>»"),
+    ("Penting</b> sekali", "unopened", "«</b>»"),
+    ("<b><i>Penting</b></i>", "unopened", "«</b>»"),
+    ('<b class="x">Penting</b>', "attributes", "tidak boleh berisi atribut"),
+    ('<a href="javascript:alert(1)">klik</a>', "link", "https://"),
+    ("<a>klik</a>", "link", "https://"),
+])
+def test_broadcast_markup_is_checked_at_preview(admin: Admin, store: Store, text: str,
+                                                kind: str, says: str) -> None:
+    preview = admin.draft_broadcast(ADMIN_USER, ADMIN_USER, f"sekarang\n{text}", NOW)
+    assert preview.text.startswith("Format teks siaran belum benar")
+    assert says in preview.text
+    tag = {"unknown": "tanggal", "link": "a"}.get(kind, "b")
+    assert preview.text == replies.ADMIN_MARKUP_PROBLEMS[kind].format(tag=tag)
+    assert not preview.buttons  # nothing to confirm
+
+
+def test_good_broadcast_markup_is_kept_and_bare_characters_escaped(admin: Admin,
+                                                                   store: Store) -> None:
+    text = 'Q&A <b>netralitas</b>: usia < 30, <a href="https://bkn.go.id">BKN</a>'
+    preview = admin.draft_broadcast(ADMIN_USER, ADMIN_USER, f"sekarang\n{text}", NOW)
+    ok = next(b for b in preview.buttons if b.action.kind is ActionKind.ADMIN_CONFIRM)
+    admin.press(ADMIN_USER, ok.action, NOW)
+    (stored,) = [row["text"] for row in store.db["broadcasts"].rows]
+    assert stored == ('Q&amp;A <b>netralitas</b>: usia &lt; 30, '
+                      '<a href="https://bkn.go.id">BKN</a>')
+    assert markup.problem(stored) is None
+    assert parse_html(stored)[0] == "Q&A netralitas: usia < 30, BKN"
