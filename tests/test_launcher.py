@@ -50,4 +50,4 @@ async def test_both_channels_share_one_core_and_stop_cleanly(
             webhook.close()
             stop.set()
             assert await asyncio.wait_for(running, 30) == 0
-    assert telegram.text.startswith("⛔ DILARANG") and whatsapp.text.startswith("⛔ DILARANG")
+    assert telegram.text.startswith("⛔ DILARANG") and whatsapp.text.startswith("*⛔ DILARANG")
