@@ -27,7 +27,6 @@ from bot.config import Settings
 from bot.knowledge import KnowledgeBase, KnowledgeError
 from bot.learning import LearnError, attach
 from bot.models import (
-    MAX_MESSAGE_CHARS,
     Action,
     ActionKind,
     Audience,
@@ -327,9 +326,15 @@ class Admin:
                                                         example=example)
 
     def press(self, user: ChatRef, action: Action, now: dt.datetime) -> Reply:
-        """Handle a preview button (ADMIN_CONFIRM or ADMIN_DISCARD with the draft's token)."""
+        """Handle an admin button: a preview's ADMIN_CONFIRM or ADMIN_DISCARD (with the draft's
+        token), or a logged question's ADMIN_MISS (its choices) and ADMIN_LEARN (/ajarkan)."""
         if not self._guard(user, "button", action.legacy(), now):
             return Reply.notice(replies.ADMIN_REFUSED)
+        if action.kind is ActionKind.ADMIN_MISS:
+            return self._miss_choices(action.arg)
+        if action.kind is ActionKind.ADMIN_LEARN:
+            number, _, target = action.arg.partition(":")
+            return self._learn(number, target, now)
         draft = self._drafts.get(user)
         if (action.kind not in (ActionKind.ADMIN_CONFIRM, ActionKind.ADMIN_DISCARD)
                 or draft is None or str(draft.token) != action.arg
@@ -386,11 +391,11 @@ class Admin:
         problem = markup.problem(text)
         if problem is not None:
             raise InputError(replies.ADMIN_MARKUP_PROBLEMS[problem.kind].format(tag=problem.tag))
-        if len(text) > MAX_MESSAGE_CHARS:
+        room = replies.broadcast_room(self.settings.broadcast_sender)  # header, stop line
+        if len(text) > room:
             raise InputError(replies.ADMIN_TOO_LONG.format(
-                length=replies.format_number(len(text)),
-                limit=replies.format_number(MAX_MESSAGE_CHARS),
-                excess=replies.format_number(len(text) - MAX_MESSAGE_CHARS)))
+                length=replies.format_number(len(text)), limit=replies.format_number(room),
+                excess=replies.format_number(len(text) - room)))
         if first is None:
             send_ats: tuple[dt.datetime, ...] = ()
         elif "ulang" in options or "tahap" in options:
@@ -529,8 +534,7 @@ class Admin:
         broadcast = self.store.broadcast(broadcast_id)
         if broadcast is None:
             return Reply.notice(replies.ADMIN_NOT_FOUND.format(id=broadcast_id))
-        return Reply.notice(replies.render_report(broadcast,
-                                                report_for(self.store, broadcast, now)))
+        return Reply.notice(replies.render_report(broadcast, report_for(self.store, broadcast)))
 
     # -- insight ----------------------------------------------------------------------------
     def statistics(self, user: ChatRef, now: dt.datetime) -> Reply:
@@ -572,7 +576,28 @@ class Admin:
                 lines.append(replies.ADMIN_MISS_SUGGESTED.format(
                     intents=", ".join(self.suggest(str(miss["text"]))[:3]) or "-"))
         return Reply.notice("\n".join([replies.ADMIN_MISSES_HEADER.format(count=len(misses)),
-                                     *lines, "", replies.ADMIN_LEARN_HINT]))
+                                     *lines, "", replies.ADMIN_LEARN_HINT]),
+                            *(Choice(replies.ADMIN_MISS_BUTTON.format(n=m["id"]),
+                                     Action(ActionKind.ADMIN_MISS, str(m["id"])))
+                              for m in misses))
+
+    def _miss_choices(self, number: str) -> Reply:
+        """One logged question with a button per suggested intent, "Luar topik", "Abaikan"."""
+        miss = self.store.miss(int(number)) if number.isdecimal() and len(number) <= 18 else None
+        if miss is None:
+            return Reply.notice(replies.ADMIN_MISS_GONE.format(n=number[:18]))
+        text = " ".join(str(miss["text"]).split())
+        intents = self.knowledge().intents
+        suggested = [i for i in (self.suggest(text) if self.suggest else []) if i in intents][:3]
+
+        def learn(label: str, target: str) -> Choice:
+            return Choice(label, Action(ActionKind.ADMIN_LEARN, f"{miss['id']}:{target}"))
+
+        return Reply.notice(
+            replies.ADMIN_MISS_CHOOSE.format(n=miss["id"], text=text[:200]),
+            *(learn(intents[i].title, i) for i in suggested),
+            learn(replies.ADMIN_MISS_OUT_OF_SCOPE, LEARN_OUT_OF_SCOPE[0]),
+            learn(replies.ADMIN_MISS_IGNORE, LEARN_IGNORE))
 
     def learn(self, user: ChatRef, args: str, now: dt.datetime) -> Reply:
         """/ajarkan <n> <intent|luar|abaikan>: a logged question becomes a reviewed phrasing of
@@ -580,12 +605,22 @@ class Admin:
         if not self._guard(user, CMD_LEARN, args, now):
             return Reply.notice(replies.ADMIN_REFUSED)
         parts = args.split()
-        miss = self.store.miss(int(parts[0])) if len(parts) == 2 and parts[0].isdigit() else None
+        if len(parts) != 2:
+            return Reply.notice(replies.ADMIN_LEARN_USAGE)
+        return self._learn(parts[0], parts[1], now)
+
+    def _learn(self, number: str, target: str, now: dt.datetime) -> Reply:
+        """Attach logged question `number` to intent `target`, "luar" or dismiss it ("abaikan");
+        a number or intent that does not exist (stale or forged) changes nothing."""
+        miss = self.store.miss(int(number)) if number.isdecimal() and len(number) <= 18 else None
         if miss is None:
             return Reply.notice(replies.ADMIN_LEARN_USAGE)
-        target = parts[1].lower()
+        target = target.lower()
         if target != LEARN_IGNORE:
             intent_id = "luar_topik" if target in LEARN_OUT_OF_SCOPE else target
+            if intent_id not in self.knowledge().intents:
+                return Reply.notice(replies.ADMIN_LEARN_FAILED.format(
+                    reason=replies.ADMIN_LEARN_UNKNOWN_INTENT.format(intent=intent_id[:40])))
             try:
                 attach(self.settings.knowledge_dir, str(miss["text"]), intent_id,
                        now.astimezone(self.tz).date())

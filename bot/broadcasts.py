@@ -27,13 +27,19 @@ Outside crashes, a request that timed out may still have reached Telegram; retry
 issue asks for timeouts) can then repeat that one message. Telegram offers no idempotency key,
 so this is the only other source of a duplicate.
 
-Pacing is a token bucket of capacity 1 per channel, shared by all workers: consecutive messages
-on one channel start at least 1/rate seconds apart (each channel has its own rate: Telegram's
-and WhatsApp's limits differ), so any `rate` + 1 consecutive messages span at least a second.
-A RetryAfter pauses that channel's bucket (every worker sending there waits, nothing else in
-the event loop does), and messages to the same chat, including the parts of a long text, start
-at least `chat_gap` apart. Clock and sleep are injected, so tests run on a fake clock without
-sleeping.
+Pacing is the process's one `Pace` (bot/pace.py), shared with interactive replies and admin
+notices: each copy waits for its chat's turn (one message a second to a chat on Telegram) and
+for its channel's budget, where replies go first. A RetryAfter for one chat stops that chat
+only (its worker waits it out, the others keep going); one that is the channel's stops every
+worker on that channel, and nothing else in the event loop.
+
+Each copy carries the header and stop line of `replies.broadcast_copy`; admin texts are kept
+short enough (`replies.broadcast_room`) that a copy is still one message.
+
+Progress goes to `on_progress` at most every `progress_seconds` (and once at the end). The time
+a broadcast has spent sending is stored with it at each report, so after a crash the final
+report counts sending time, not the downtime in between (a hard crash loses at most the last
+`progress_seconds` of the count).
 """
 
 from __future__ import annotations
@@ -42,30 +48,27 @@ import asyncio
 import datetime as dt
 import inspect
 import logging
-import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Protocol
 
+from bot import replies
 from bot.chunks import split_message
+from bot.config import DEFAULT_BROADCAST_SENDER
 from bot.models import Broadcast, BroadcastStatus, Channel, ChatRef, DeliveryStatus
+from bot.pace import FloodScope, Pace
 from bot.store import Store
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_RATE = 25.0          # messages per second, overall (Telegram allows about 30)
 DEFAULT_WORKERS = 8          # enough to keep the pace with up to ~300 ms per request
-CHAT_GAP = 1.0               # seconds between two messages to the same chat
 MAX_ATTEMPTS = 5             # tries of one delivery before a transient error counts as failed
 BACKOFF_BASE = 1.0           # seconds before the first retry; doubles each time
 BACKOFF_MAX = 60.0
 MAX_RETRY_AFTERS = 10        # RetryAfter answers tolerated for one delivery
-PROGRESS_EVERY = 250         # deliveries between two progress reports
-_CHAT_GAP_SWEEP = 10_000     # forget per-chat timestamps older than the gap past this size
-
-Sleep = Callable[[float], Awaitable[None]]
+PROGRESS_SECONDS = 5.0       # at most one progress report this often
 
 
 def utc_now() -> dt.datetime:
@@ -78,7 +81,7 @@ class Outcome(StrEnum):
 
     SENT = "sent"
     BLOCKED = "blocked"          # 403 Forbidden, chat not found, user deactivated: never retry
-    RETRY_AFTER = "retry_after"  # 429 with a wait: pause everything, then retry
+    RETRY_AFTER = "retry_after"  # 429 with a wait: pause that chat (or channel), then retry
     TRANSIENT = "transient"      # timeout, 5xx, network: retry with backoff
     FAILED = "failed"            # anything else (e.g. 400 Bad Request): give up on this chat
 
@@ -91,6 +94,7 @@ class SendResult:
     retry_after: float = 0.0
     error: str | None = None
     message_id: str | None = None
+    scope: FloodScope = FloodScope.UNKNOWN
 
     @classmethod
     def sent(cls, message_id: str | None = None) -> SendResult:
@@ -103,11 +107,15 @@ class SendResult:
         return cls(Outcome.BLOCKED, error=error)
 
     @classmethod
-    def retry(cls, after: float | dt.timedelta, error: str | None = None) -> SendResult:
-        """Flood control: wait `after` (seconds, or a timedelta as PTB may give) and retry."""
+    def retry(cls, after: float | dt.timedelta, error: str | None = None,
+              scope: FloodScope = FloodScope.UNKNOWN) -> SendResult:
+        """Flood control: wait `after` (seconds, or a timedelta as PTB may give) and retry.
+
+        `scope` is the limit it came from, when the transport says (see `Pace.flood`).
+        """
         seconds = after.total_seconds() if isinstance(after, dt.timedelta) else float(after)
         return cls(Outcome.RETRY_AFTER, retry_after=max(0.0, seconds),
-                   error=error or f"retry after {seconds:g} s")
+                   error=error or f"retry after {seconds:g} s", scope=scope)
 
     @classmethod
     def transient(cls, error: str) -> SendResult:
@@ -126,11 +134,20 @@ class Sender(Protocol):
     Contract: `text` is at most 4,096 characters and becomes exactly one message. The call
     never raises for delivery problems: it maps them to a `SendResult` (RetryAfter →
     `retry`, Forbidden / chat not found → `blocked`, timeouts / 5xx / network → `transient`,
-    other errors → `failed`). It does not retry or sleep itself: pacing is the Broadcaster's.
+    other errors → `failed`). It does not retry, sleep or pace itself: its callers take the
+    `Pace` first.
     """
 
     async def send_text(self, chat: ChatRef, text: str) -> SendResult:
         """Send `text` to `chat` once."""
+        ...
+
+
+class Editor(Protocol):
+    """A Sender whose channel can edit a sent message (Telegram; WhatsApp cannot)."""
+
+    async def edit_text(self, chat: ChatRef, message_id: str, text: str) -> SendResult:
+        """Replace the text of a message sent earlier; "not modified" counts as sent."""
         ...
 
 
@@ -151,10 +168,25 @@ class Senders:
             return SendResult.failed(f"channel {chat.channel} is not running")
         return await sender.send_text(chat, text)
 
+    def can_edit(self, channel: Channel) -> bool:
+        """Whether messages sent on `channel` can be edited in place."""
+        return callable(getattr(self.by_channel.get(channel), "edit_text", None))
+
+    async def edit_text(self, chat: ChatRef, message_id: str, text: str) -> SendResult:
+        """Edit through the chat's channel (failed where the channel cannot edit)."""
+        sender = self.by_channel.get(chat.channel)
+        if sender is None or not self.can_edit(chat.channel):
+            return SendResult.failed(f"channel {chat.channel} cannot edit messages")
+        return await sender.edit_text(chat, message_id, text)  # type: ignore[attr-defined]
+
 
 @dataclass(frozen=True, slots=True)
 class DeliveryReport:
-    """Progress or result of a broadcast, for the admin who started it."""
+    """Progress or result of a broadcast, for the admin who started it.
+
+    `elapsed` is the time spent sending (over every run of the broadcast, without the
+    downtime between them); `eta` the remaining time at the current pace, while it sends.
+    """
 
     broadcast_id: int
     sent: int
@@ -164,6 +196,7 @@ class DeliveryReport:
     elapsed: dt.timedelta
     finished: bool
     status: BroadcastStatus = BroadcastStatus.SENDING
+    eta: dt.timedelta | None = None
 
     @property
     def total(self) -> int:
@@ -171,8 +204,13 @@ class DeliveryReport:
         return self.sent + self.pending + self.failed + self.blocked
 
     @property
+    def done(self) -> int:
+        """Chats whose delivery ended (sent, failed or blocked)."""
+        return self.total - self.pending
+
+    @property
     def rate(self) -> float:
-        """Messages sent per second so far."""
+        """Messages sent per second of sending time."""
         seconds = self.elapsed.total_seconds()
         return self.sent / seconds if seconds > 0 else 0.0
 
@@ -180,56 +218,33 @@ class DeliveryReport:
 ProgressCallback = Callable[[DeliveryReport], Awaitable[None] | None]
 
 
-def report_for(store: Store, broadcast: Broadcast, now: dt.datetime) -> DeliveryReport:
+def report_for(store: Store, broadcast: Broadcast) -> DeliveryReport:
     """Build the report of a broadcast from what is stored (running or not)."""
     counts = store.delivery_counts(broadcast.id)
-    start = broadcast.started_at or now
-    end = broadcast.finished_at or now
     return DeliveryReport(
         broadcast_id=broadcast.id, sent=counts.sent, pending=counts.pending,
-        failed=counts.failed, blocked=counts.blocked, elapsed=max(end - start, dt.timedelta()),
+        failed=counts.failed, blocked=counts.blocked,
+        elapsed=dt.timedelta(seconds=broadcast.sending_seconds),
         finished=broadcast.status is not BroadcastStatus.SENDING, status=broadcast.status)
 
 
-class TokenBucket:
-    """A token bucket of capacity 1: messages start at least 1/rate seconds apart.
+Frame = Callable[[str, Channel], str]
 
-    `pause` (RetryAfter) makes every taker wait until the pause is over. Waiting uses the
-    injected async `sleep`, so the event loop stays free for interactive replies.
-    """
 
-    def __init__(self, rate: float, clock: Callable[[], float], sleep: Sleep) -> None:
-        if rate <= 0:
-            raise ValueError("rate must be positive")
-        self.interval = 1.0 / rate
-        self._clock = clock
-        self._sleep = sleep
-        self._next = float("-inf")
-        self.paused_until = float("-inf")
-
-    async def take(self) -> float:
-        """Wait for a token; return the clock reading at which it was taken."""
-        while True:
-            now = self._clock()
-            ready = max(self._next, self.paused_until)
-            if now >= ready:
-                self._next = now + self.interval
-                return now
-            await self._sleep(ready - now)
-
-    def pause(self, seconds: float) -> None:
-        """Let nobody take a token for `seconds` from now (flood control)."""
-        self.paused_until = max(self.paused_until, self._clock() + seconds)
+def _default_frame(text: str, channel: Channel) -> str:
+    return replies.broadcast_copy(text, channel, DEFAULT_BROADCAST_SENDER)
 
 
 @dataclass(slots=True)
 class _Run:
     broadcast: Broadcast
     chats: deque[ChatRef]
-    parts: Sequence[str]
     on_progress: ProgressCallback | None
-    started: float
-    finished: int = 0
+    started: float                    # clock reading when this run began
+    sent_before: float                # seconds spent sending in earlier runs
+    reported: float                   # clock reading of the last progress report
+    parts: dict[Channel, Sequence[str]] = field(default_factory=dict)
+    sent_here: int = 0
     retry_afters: int = 0
 
 
@@ -239,55 +254,42 @@ class Broadcaster:
     Args:
         store: Where broadcasts and deliveries live.
         sender: The channel adapter (`Senders` over several channels).
-        rate: Messages per second on a channel, unless `rates` names that channel.
-        rates: Messages per second per channel.
+        pace: The process's one pace (its clock and sleep are the Broadcaster's too).
         workers: Concurrent sends; also the duplicate bound after a crash.
-        chat_gap: Seconds between two messages to the same chat.
         max_attempts: Tries of a delivery hit by transient errors before it counts as failed.
         backoff: Seconds before the first retry of a transient error (doubling, capped by
             `max_backoff`).
-        progress_every: Deliveries between two progress reports.
-        clock: Monotonic seconds (pacing).
-        sleep: Async sleep (pacing, RetryAfter, backoff).
+        progress_seconds: At most one progress report this often.
         now: Aware UTC wall clock (stored timestamps).
         split: Splits a long text into message-sized parts.
+        frame: A broadcast's text as the copy a chat of a channel receives (header, stop line).
     """
 
-    def __init__(self, store: Store, sender: Sender, *, rate: float = DEFAULT_RATE,
-                 rates: Mapping[Channel, float] | None = None, workers: int = DEFAULT_WORKERS,
-                 chat_gap: float = CHAT_GAP,
-                 max_attempts: int = MAX_ATTEMPTS, backoff: float = BACKOFF_BASE,
-                 max_backoff: float = BACKOFF_MAX, progress_every: int = PROGRESS_EVERY,
-                 clock: Callable[[], float] = time.monotonic, sleep: Sleep = asyncio.sleep,
+    def __init__(self, store: Store, sender: Sender, pace: Pace, *,
+                 workers: int = DEFAULT_WORKERS, max_attempts: int = MAX_ATTEMPTS,
+                 backoff: float = BACKOFF_BASE, max_backoff: float = BACKOFF_MAX,
+                 progress_seconds: float = PROGRESS_SECONDS,
                  now: Callable[[], dt.datetime] = utc_now,
-                 split: Callable[[str], Sequence[str]] = split_message) -> None:
-        if workers < 1 or max_attempts < 1 or progress_every < 1:
-            raise ValueError("workers, max_attempts and progress_every must be at least 1")
+                 split: Callable[[str], Sequence[str]] = split_message,
+                 frame: Frame = _default_frame) -> None:
+        if workers < 1 or max_attempts < 1 or progress_seconds <= 0:
+            raise ValueError("workers and max_attempts must be at least 1, progress_seconds "
+                             "positive")
         self.store = store
         self.sender = sender
+        self.pace = pace
         self.workers = workers
-        self.chat_gap = chat_gap
         self.max_attempts = max_attempts
         self.backoff = backoff
         self.max_backoff = max_backoff
-        self.progress_every = progress_every
-        self.clock = clock
-        self.sleep = sleep
+        self.progress_seconds = progress_seconds
+        self.clock = pace.clock
+        self.sleep = pace.sleep
         self.now = now
         self.split = split
-        self.rate = rate
-        self.buckets = {channel: TokenBucket(channel_rate, clock, sleep)
-                        for channel, channel_rate in (rates or {}).items()}
+        self.frame = frame
         self._lock = asyncio.Lock()
-        self._chat_ready: dict[ChatRef, float] = {}
         self._stopping = False
-
-    def bucket(self, channel: Channel) -> TokenBucket:
-        """The pacing bucket of one channel (made at `rate` on first use)."""
-        bucket = self.buckets.get(channel)
-        if bucket is None:
-            bucket = self.buckets[channel] = TokenBucket(self.rate, self.clock, self.sleep)
-        return bucket
 
     def stop(self) -> None:
         """Finish the deliveries in flight, then take no more (the rest resumes at next start).
@@ -325,13 +327,18 @@ class Broadcaster:
             if broadcast is None:  # deleted under our feet; nothing to do
                 return None
             chats = self.store.open_deliveries(broadcast_id)
+            if broadcast.notify_chat in chats:  # the admin's own copy after the others
+                chats.remove(broadcast.notify_chat)
+                chats.append(broadcast.notify_chat)
             logger.info("broadcast %s: %d chats to send", broadcast_id, len(chats))
-            run = _Run(broadcast, deque(chats), self.split(broadcast.text) or [""], on_progress,
-                       started=self.clock())
+            started = self.clock()
+            run = _Run(broadcast, deque(chats), on_progress, started=started,
+                       sent_before=broadcast.sending_seconds, reported=started)
             workers = min(self.workers, len(chats))
             async with asyncio.TaskGroup() as group:  # one failure cancels the other workers
                 for _ in range(workers):
                     group.create_task(self._work(run))
+            self.store.record_sending_time(broadcast_id, self._sending_seconds(run))
             self.store.finish_broadcast(broadcast_id, self.now())
             report = self._report(run)
             logger.info("broadcast %s: %d sent, %d pending, %d failed, %d blocked, %d RetryAfter",
@@ -340,11 +347,18 @@ class Broadcaster:
             await _emit(run.on_progress, report)
             return report
 
+    def _sending_seconds(self, run: _Run) -> float:
+        return run.sent_before + self.clock() - run.started
+
     def _report(self, run: _Run) -> DeliveryReport:
-        """Stored counts, with the elapsed time of this run measured on the monotonic clock."""
+        """Stored counts, with the sending time and, while sending, the time left."""
         broadcast = self.store.broadcast(run.broadcast.id) or run.broadcast
-        report = report_for(self.store, broadcast, self.now())
-        return replace(report, elapsed=dt.timedelta(seconds=self.clock() - run.started))
+        report = report_for(self.store, broadcast)
+        here = self.clock() - run.started
+        eta = (dt.timedelta(seconds=report.pending * here / run.sent_here)
+               if run.sent_here and not report.finished else None)
+        return replace(report, elapsed=dt.timedelta(seconds=self._sending_seconds(run)),
+                          eta=eta)
 
     async def _work(self, run: _Run) -> None:
         bid = run.broadcast.id
@@ -356,25 +370,33 @@ class Broadcaster:
                 continue  # left the audience since it was fixed
             status, error, message_id = await self._send_parts(run, chat)
             self.store.finish_delivery(bid, chat, status, self.now(), error, message_id)
-            run.finished += 1
-            if run.finished % self.progress_every == 0:
+            if status is DeliveryStatus.SENT:
+                run.sent_here += 1
+            if self.clock() - run.reported >= self.progress_seconds and run.chats:
+                run.reported = self.clock()
+                self.store.record_sending_time(bid, self._sending_seconds(run))
                 await _emit(run.on_progress, self._report(run))
+
+    def _parts(self, run: _Run, channel: Channel) -> Sequence[str]:
+        parts = run.parts.get(channel)
+        if parts is None:
+            parts = run.parts[channel] = self.split(
+                self.frame(run.broadcast.text, channel)) or [""]
+        return parts
 
     async def _send_parts(self, run: _Run,
                           chat: ChatRef) -> tuple[DeliveryStatus, str | None, str | None]:
         """Send every part to one chat; return its final status, error and last message id."""
         attempts, retry_afters, index = 1, 0, 0
-        bucket = self.bucket(chat.channel)
+        parts = self._parts(run, chat.channel)
         message_id = None
-        while index < len(run.parts):
-            await self._wait_for_chat(chat)
-            started = await bucket.take()
-            self._chat_ready[chat] = started + self.chat_gap
-            try:
-                result = await self.sender.send_text(chat, run.parts[index])
-            except Exception as exc:  # a Sender should not raise; retry as if transient
-                logger.exception("sender raised for chat %s", chat)
-                result = SendResult.transient(f"{type(exc).__name__}: {exc}")
+        while index < len(parts):
+            async with self.pace.turn(chat, bulk=True):
+                try:
+                    result = await self.sender.send_text(chat, parts[index])
+                except Exception as exc:  # a Sender should not raise; retry as if transient
+                    logger.exception("sender raised for chat %s", chat)
+                    result = SendResult.transient(f"{type(exc).__name__}: {exc}")
             outcome = result.outcome
             if outcome is Outcome.SENT:
                 index += 1
@@ -388,7 +410,7 @@ class Broadcaster:
                 retry_afters += 1
                 logger.warning("broadcast %s: RetryAfter %.1f s on %s", run.broadcast.id,
                                result.retry_after, chat.channel)
-                bucket.pause(result.retry_after)
+                self.pace.flood(chat, result.retry_after, result.scope)
                 if retry_afters > MAX_RETRY_AFTERS:
                     return DeliveryStatus.FAILED, "too many RetryAfter answers", None
             else:
@@ -398,16 +420,6 @@ class Broadcaster:
                 await self.sleep(min(self.max_backoff, self.backoff * 2 ** (attempts - 1)))
                 attempts += 1
         return DeliveryStatus.SENT, None, message_id
-
-    async def _wait_for_chat(self, chat: ChatRef) -> None:
-        while True:
-            ready = self._chat_ready.get(chat)
-            now = self.clock()
-            if ready is None or now >= ready:
-                break
-            await self.sleep(ready - now)
-        if len(self._chat_ready) > _CHAT_GAP_SWEEP:
-            self._chat_ready = {c: t for c, t in self._chat_ready.items() if t > now}
 
 
 async def _emit(callback: ProgressCallback | None, report: DeliveryReport) -> None:
@@ -422,42 +434,91 @@ async def _emit(callback: ProgressCallback | None, report: DeliveryReport) -> No
 
 
 # -- notices to admins --------------------------------------------------------------------------
-NOTICE_GAP = 1.0  # seconds between two notices to one chat (about one message a second per chat)
-# WhatsApp's pair rate: about one message every 6 s to the same user before 131056.
-NOTICE_GAPS = {Channel.WHATSAPP: 6.0}
+SPARSE_PROGRESS = 300.0  # seconds between two progress messages where they cannot be edited
+NOTICE_RETRY_AFTERS = 3  # RetryAfter answers tolerated for one notice
 
 
 @dataclass(frozen=True, slots=True)
 class Notice:
-    """A message for admins (sent to each chat through its channel)."""
+    """A message for admins (sent to each chat through its channel).
+
+    `progress_of` names the broadcast whose progress it reports: such notices are one message
+    per chat, edited in place where the channel can edit (Telegram), else sent sparsely, at
+    most every `SPARSE_PROGRESS` seconds (WhatsApp); a `final` one is always sent.
+    """
 
     chat_ids: tuple[ChatRef, ...]
     text: str
+    progress_of: int | None = None
+    final: bool = False
 
 
 Notify = Callable[[Notice], Awaitable[None]]
 
 
-def notifier(sender: Sender, gap: float = NOTICE_GAP, clock: Callable[[], float] = time.monotonic,
-             sleep: Sleep = asyncio.sleep,
-             gaps: Mapping[Channel, float] = NOTICE_GAPS) -> Notify:
-    """Return a `Notify` that sends a notice to each of its chats through `sender`.
+class Notifier:
+    """A `Notify` that sends notices through `sender`, each message in a turn of the `pace`.
 
-    Messages to one chat start at least `gap` seconds apart (a broadcast's last progress report
-    and its result can otherwise come in the same second), or its channel's gap in `gaps`. An
-    admin who cannot be reached is logged and skipped; the others still get the notice.
+    An admin who cannot be reached is logged and skipped; the others still get the notice.
+    A RetryAfter waits (through the pace) and tries again.
     """
-    next_free: dict[ChatRef, float] = {}
 
-    async def notify(notice: Notice) -> None:
+    def __init__(self, sender: Senders, pace: Pace, sparse: float = SPARSE_PROGRESS) -> None:
+        self.sender = sender
+        self.pace = pace
+        self.sparse = sparse
+        self._progress: dict[tuple[int, ChatRef], tuple[str | None, float]] = {}
+
+    async def __call__(self, notice: Notice) -> None:
+        """Send (or, for progress, edit) the notice in each of its chats."""
         for chat in notice.chat_ids:
-            for part in split_message(notice.text):
-                slot = max(clock(), next_free.get(chat, float("-inf")))
-                next_free[chat] = slot + gaps.get(chat.channel, gap)  # reserved: no race
-                await sleep(slot - clock())
-                result = await sender.send_text(chat, part)
-                if result.outcome is not Outcome.SENT:
-                    logger.warning("could not notify %s: %s", chat, result.error)
-                    break
+            if notice.progress_of is None:
+                await self._send(chat, notice.text)
+            else:
+                await self._progress_in(chat, notice)
 
-    return notify
+    async def _progress_in(self, chat: ChatRef, notice: Notice) -> None:
+        key = (notice.progress_of or 0, chat)
+        message_id, at = self._progress.pop(key, (None, float("-inf")))
+        if notice.final:
+            if message_id is None or not await self._edit(chat, message_id, notice.text):
+                await self._send(chat, notice.text)
+            return
+        if self.sender.can_edit(chat.channel):
+            if message_id is not None and await self._edit(chat, message_id, notice.text):
+                self._progress[key] = (message_id, at)
+                return
+        elif self.pace.clock() - at < self.sparse:
+            self._progress[key] = (message_id, at)
+            return
+        self._progress[key] = (await self._send(chat, notice.text), self.pace.clock())
+
+    async def _send(self, chat: ChatRef, text: str) -> str | None:
+        """Send every part; return the last part's message id (None if it failed)."""
+        message_id = None
+        for part in split_message(text):
+            result = await self._try(chat, lambda part=part: self.sender.send_text(chat, part),
+                                     edit=False)
+            if result.outcome is not Outcome.SENT:
+                logger.warning("could not notify %s: %s", chat, result.error)
+                return None
+            message_id = result.message_id
+        return message_id
+
+    async def _edit(self, chat: ChatRef, message_id: str, text: str) -> bool:
+        result = await self._try(chat, lambda: self.sender.edit_text(chat, message_id, text),
+                                 edit=True)
+        if result.outcome is not Outcome.SENT:
+            logger.info("progress message in %s not edited (%s): sending a new one", chat,
+                        result.error)
+        return result.outcome is Outcome.SENT
+
+    async def _try(self, chat: ChatRef, call: Callable[[], Awaitable[SendResult]],
+                   edit: bool) -> SendResult:
+        for _ in range(NOTICE_RETRY_AFTERS + 1):
+            async with self.pace.turn(chat, edit=edit):
+                result = await call()
+            if result.outcome is not Outcome.RETRY_AFTER:
+                return result
+            self.pace.flood(chat, result.retry_after, result.scope)
+        return result

@@ -18,6 +18,7 @@ WHATSAPP_REQUIRED = ("WHATSAPP_PHONE_NUMBER_ID", "WHATSAPP_ACCESS_TOKEN", "WHATS
                      "WHATSAPP_VERIFY_TOKEN")
 WHATSAPP_SECRETS = WHATSAPP_REQUIRED[1:]
 MIN_SECRET_CHARS = 8  # shorter ones are guessable, and redacting them from logs garbles the logs
+DEFAULT_BROADCAST_SENDER = "Tanya Netral"  # named in the header of every broadcast copy
 TELEGRAM_MAX_RATE = 30.0  # messages a second Telegram accepts from one bot (about)
 _URL = re.compile(r"^https?://[^/\s:]+(?::\d{1,5})?(?:/\S*)?$")
 _TEMPLATE = re.compile(r"^(?P<name>[a-z0-9_]{1,512}):(?P<lang>[A-Za-z]{2,3}(?:_[A-Za-z]{2,4})?)$")
@@ -42,6 +43,7 @@ class Settings:
     admin_ids: frozenset[int] = frozenset()
     timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Jakarta"))
     broadcast_rate: float = 25.0
+    broadcast_sender: str = DEFAULT_BROADCAST_SENDER
     broadcast_grace_minutes: int = 60
     flood_limit_per_minute: int = 20
     log_level: str = "INFO"
@@ -206,6 +208,7 @@ def load_settings(
         admin_ids=frozenset(admin_ids),
         timezone=timezone,
         broadcast_rate=float(number("BROADCAST_RATE", 25.0, float)),
+        broadcast_sender=text("BROADCAST_SENDER") or DEFAULT_BROADCAST_SENDER,
         broadcast_grace_minutes=int(number("BROADCAST_GRACE_MINUTES", 60)),
         flood_limit_per_minute=int(number("FLOOD_LIMIT_PER_MINUTE", 20)),
         log_level=log_level,

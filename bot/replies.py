@@ -8,8 +8,10 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from bot.models import (
+    MAX_MESSAGE_CHARS,
     Broadcast,
     BroadcastStatus,
+    Channel,
     Facet,
     Intent,
     Pledge,
@@ -510,8 +512,14 @@ ADMIN_NO_BROADCASTS = "Belum ada siaran yang pernah dikirim."
 ADMIN_NO_MISSES = "Belum ada pertanyaan yang tak terjawab. 👍"
 ADMIN_MISSES_HEADER = "❓ Pertanyaan terbaru yang belum terjawab ({count}):"
 ADMIN_MISS_SUGGESTED = "   ↳ mungkin: {intents}"
-ADMIN_LEARN_HINT = ("Ajarkan ke bot: /ajarkan <nomor> <id_intent>, atau «luar» (di luar topik) "
-                    "atau «abaikan».")
+ADMIN_LEARN_HINT = ("Ajarkan ke bot: ketuk nomornya di bawah, atau /ajarkan <nomor> "
+                    "<id_intent>, «luar» (di luar topik) atau «abaikan».")
+ADMIN_MISS_BUTTON = "🎓 #{n}"
+ADMIN_MISS_CHOOSE = "❓ #{n}: «{text}»\nIni pertanyaan tentang apa?"
+ADMIN_MISS_OUT_OF_SCOPE = "🚫 Luar topik"
+ADMIN_MISS_IGNORE = "🗑️ Abaikan"
+ADMIN_MISS_GONE = "Pertanyaan #{n} sudah tidak ada di daftar (sudah diajarkan atau diabaikan)."
+ADMIN_LEARN_UNKNOWN_INTENT = "intent «{intent}» tidak dikenal"
 ADMIN_LEARN_USAGE = ("Format: /ajarkan <nomor> <id_intent|luar|abaikan>, nomor dari "
                      "/takterjawab.")
 ADMIN_LEARN_FAILED = "Belum bisa ditambahkan: {reason}."
@@ -548,9 +556,22 @@ BROADCAST_MISSED = (
 )
 BROADCAST_PROGRESS = (
     "📣 Siaran #{id}: {state}\n"
+    "{bar} {percent}% ({done} dari {total})\n"
     "✅ terkirim {sent} · ⏳ menunggu {pending} · ❌ gagal {failed} · 🚫 memblokir {blocked}\n"
-    "⏱️ {elapsed}"
+    "⏱️ waktu kirim {elapsed}{eta}"
 )
+BROADCAST_ETA = " · selesai kira-kira {eta} lagi"
+PROGRESS_CELLS = 10
+# Every broadcast copy: who sends it and why on top, how to stop at the bottom (plain text;
+# a channel that formats messages escapes it).
+BROADCAST_REASON = "Pengingat netralitas ASN"
+_HEADER_TAIL = f" · {BROADCAST_REASON}"
+BROADCAST_HEADER = "📣 {sender}" + _HEADER_TAIL
+BROADCAST_STOP = {
+    Channel.TELEGRAM: "Ketik /berhenti untuk berhenti berlangganan.",
+    Channel.WHATSAPP: "Ketik BERHENTI untuk berhenti berlangganan.",
+    Channel.CONSOLE: "Ketik /berhenti untuk berhenti berlangganan.",
+}
 BROADCAST_STATUS_LABELS = {
     BroadcastStatus.SCHEDULED: "terjadwal",
     BroadcastStatus.SENDING: "sedang dikirim",
@@ -618,13 +639,49 @@ def render_elapsed(elapsed: dt.timedelta) -> str:
     return " ".join(p for p in parts if p)
 
 
+def render_bar(done: int, total: int) -> tuple[str, int]:
+    """A text progress bar of `PROGRESS_CELLS` cells and the whole percent done."""
+    share = done / total if total else 0.0
+    filled = min(PROGRESS_CELLS, int(share * PROGRESS_CELLS))
+    return "▰" * filled + "▱" * (PROGRESS_CELLS - filled), int(share * 100)
+
+
 def render_report(broadcast: Broadcast, report: DeliveryReport) -> str:
-    """Progress or result of a broadcast for the admin."""
+    """Progress or result of a broadcast for the admin: bar, counts, sending time, ETA."""
+    bar, percent = render_bar(report.done, report.total)
+    eta = BROADCAST_ETA.format(eta=render_elapsed(report.eta)) if report.eta else ""
     return BROADCAST_PROGRESS.format(
-        id=broadcast.id, state=BROADCAST_STATUS_LABELS[report.status],
+        id=broadcast.id, state=BROADCAST_STATUS_LABELS[report.status], bar=bar,
+        percent=percent, done=format_number(report.done), total=format_number(report.total),
         sent=format_number(report.sent), pending=format_number(report.pending),
         failed=format_number(report.failed), blocked=format_number(report.blocked),
-        elapsed=render_elapsed(report.elapsed))
+        elapsed=render_elapsed(report.elapsed), eta=eta)
+
+
+def broadcast_header(sender: str) -> str:
+    """The first line of every broadcast copy: who sends it and why (plain text)."""
+    return BROADCAST_HEADER.format(sender=sender)
+
+
+def broadcast_copy(text: str, channel: Channel, sender: str) -> str:
+    """A broadcast's text as a subscriber on `channel` receives it: header, text, stop line."""
+    return f"{broadcast_header(sender)}\n\n{text}\n\n{BROADCAST_STOP[channel]}"
+
+
+def broadcast_body(copy: str) -> str:
+    """The broadcast's own text inside a copy (for a template that has its own header and stop
+    line); a text that is not a copy is returned as it is."""
+    head, _, rest = copy.partition("\n\n")
+    body, _, stop = rest.rpartition("\n\n")
+    if head.endswith(_HEADER_TAIL) and stop in BROADCAST_STOP.values():
+        return body
+    return copy
+
+
+def broadcast_room(sender: str) -> int:
+    """The longest admin text whose copy still fits in one message on every channel."""
+    return MAX_MESSAGE_CHARS - max(len(broadcast_copy("", channel, sender))
+                                   for channel in BROADCAST_STOP)
 
 
 def render_missed(broadcasts: Iterable[Broadcast], grace: dt.timedelta, tz: dt.tzinfo) -> str:

@@ -32,6 +32,7 @@ from bot.broadcasts import Broadcaster, DeliveryReport, Notice, Notify, Sender, 
 from bot.config import Settings
 from bot.knowledge import KnowledgeBase
 from bot.models import Broadcast, BroadcastStatus, CalendarBroadcast, Channel, ChatRef, Origin
+from bot.pace import Pace
 from bot.store import CalendarSync, Store
 from bot.timetable import calendar_broadcasts
 
@@ -277,7 +278,8 @@ class Scheduler:
                 targets = self.admin_ids
             else:
                 return
-            await self._send(Notice(targets, replies.render_report(broadcast, report)))
+            await self._send(Notice(targets, replies.render_report(broadcast, report),
+                                    progress_of=broadcast.id, final=report.finished))
 
         # Started here means decided on time (or within the grace window after downtime): if it
         # waits behind another broadcast, it is queued, never missed. The grace window is for
@@ -302,17 +304,21 @@ class Scheduler:
             logger.exception("could not notify %s", notice.chat_ids)
 
 
-def build_scheduler(settings: Settings, store: Store, sender: Sender,
+def build_scheduler(settings: Settings, store: Store, sender: Sender, pace: Pace,
                     knowledge: Callable[[], KnowledgeBase], notify: Notify | None = None,
                     now: Callable[[], dt.datetime] = utc_now) -> Scheduler:
     """Wire a Broadcaster and a Scheduler from the settings.
 
     Args:
         sender: Sends to any subscriber's channel (`Senders`).
+        pace: The process's one pace (shared with interactive replies).
         knowledge: Returns the current knowledge base (it can be reloaded while running).
     """
-    broadcaster = Broadcaster(store, sender, rate=settings.broadcast_rate,
-                              rates={Channel.WHATSAPP: settings.whatsapp_rate}, now=now)
+
+    def frame(text: str, channel: Channel) -> str:
+        return replies.broadcast_copy(text, channel, settings.broadcast_sender)
+
+    broadcaster = Broadcaster(store, sender, pace, now=now, frame=frame)
 
     def calendar() -> list[CalendarBroadcast]:
         kb = knowledge()

@@ -16,11 +16,12 @@ from dataclasses import dataclass
 
 from bot import replies
 from bot.admin import Admin
-from bot.broadcasts import Notify, Sender, Senders, notifier, utc_now
+from bot.broadcasts import Notifier, Notify, Sender, Senders, utc_now
 from bot.config import Settings
 from bot.dialogue import Context, Dialogue
 from bot.knowledge import KnowledgeBase, KnowledgeError, load_knowledge
 from bot.models import Action, ActionKind, Channel, ChatRef, Choice, Region, Reply, ReplyKind
+from bot.pace import Pace, channel_limits
 from bot.scheduler import Scheduler, build_scheduler
 from bot.store import Store
 from bot.throttle import Decision, Throttle
@@ -51,6 +52,7 @@ def feedback_buttons(reply: Reply) -> tuple[Choice, ...]:
 class Services:
     """Everything a channel needs, built once by `build_services`.
 
+    `pace` is the one pace every channel sends through (interactive replies included).
     `dialogue` is an attribute on purpose: an admin reload swaps it while the bot runs; `kb`
     is derived from it, so the two can never disagree. `scheduler` is None when no channel
     that can deliver broadcasts runs (the console).
@@ -61,6 +63,7 @@ class Services:
     store: Store
     throttle: Throttle
     admin: Admin
+    pace: Pace
     clock: Clock = utc_now
     scheduler: Scheduler | None = None
 
@@ -297,14 +300,16 @@ class Services:
 def build_services(settings: Settings, kb: KnowledgeBase,
                    senders: Mapping[Channel, Sender] | None = None, notify: Notify | None = None,
                    clock: Clock | None = None, store: Store | None = None,
-                   dialogue: Dialogue | None = None) -> Services:
+                   dialogue: Dialogue | None = None, pace: Pace | None = None) -> Services:
     """Build the core for the running channels: dialogue, store, flood guard, admin, scheduler.
 
     Args:
         senders: One `Sender` per channel that delivers broadcasts (none: no scheduler).
-        notify: Sends admins' notices; by default through the same senders.
+        notify: Sends admins' notices; by default through the same senders and the pace.
         store: Share a store (by default one on `settings.db_path`).
         dialogue: Share a dialogue over the same knowledge base (tests reuse one).
+        pace: The one pace of every outgoing message (by default the channels' limits from
+            the settings).
     """
     clock = clock or utc_now
     store = store or Store(settings.db_path)
@@ -314,12 +319,12 @@ def build_services(settings: Settings, kb: KnowledgeBase,
                         admin=Admin(store, settings, knowledge=lambda: services.kb,
                                     suggest=lambda text: [
                                         s.intent for s in services.dialogue.read(text).ranked]),
-                        clock=clock)
+                        clock=clock, pace=pace or Pace(channel_limits(settings)))
     services.admin.reload = services.reload_knowledge
     if senders:
         sender = Senders(senders)
         services.scheduler = build_scheduler(
-            settings, store, sender, knowledge=lambda: services.kb,
-            notify=notify or notifier(sender), now=clock)
+            settings, store, sender, services.pace, knowledge=lambda: services.kb,
+            notify=notify or Notifier(sender, services.pace), now=clock)
         services.admin.on_change = services.scheduler.sync
     return services

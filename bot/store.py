@@ -225,6 +225,13 @@ def m004_miss_askers(db: Database) -> None:
     db.execute("CREATE INDEX idx_misses_asker ON misses (channel, chat_id)")
 
 
+@migrations()
+def m005_sending_time(db: Database) -> None:
+    """Remember how long a broadcast has spent sending, so a resumed one reports sending time
+    (not the downtime between the crash and the restart)."""
+    db.execute("ALTER TABLE broadcasts ADD COLUMN sending_seconds REAL NOT NULL DEFAULT 0")
+
+
 def iso(moment: dt.datetime) -> str:
     """Format an aware datetime as ISO-8601 UTC."""
     if moment.tzinfo is None:
@@ -614,6 +621,11 @@ class Store:
                 [broadcast_id, DeliveryStatus.PENDING, *params])
         return True
 
+    def record_sending_time(self, broadcast_id: int, seconds: float) -> None:
+        """Store the time a broadcast has spent sending so far (over all its runs)."""
+        self.db.execute("UPDATE broadcasts SET sending_seconds = ? WHERE id = ?",
+                        [max(0.0, seconds), broadcast_id])
+
     def finish_broadcast(self, broadcast_id: int, now: dt.datetime) -> bool:
         """Mark a sending broadcast done once no delivery is pending or in flight."""
         cursor = self.db.execute(
@@ -818,7 +830,8 @@ class CalendarSync:
 
 
 _BROADCAST_COLUMNS = ("id, key, text, send_at, regions, status, origin, created_by, created_at, "
-                      "started_at, finished_at, notify_channel, notify_chat, series")
+                      "started_at, finished_at, notify_channel, notify_chat, series, "
+                      "sending_seconds")
 
 
 def _when(value: str | None) -> dt.datetime | None:
@@ -827,7 +840,7 @@ def _when(value: str | None) -> dt.datetime | None:
 
 def _broadcast(row: Sequence[Any]) -> Broadcast:
     (bid, key, text, send_at, regions, status, origin, created_by, created_at, started_at,
-     finished_at, notify_channel, notify_chat, series) = row
+     finished_at, notify_channel, notify_chat, series, sending_seconds) = row
     creator = ChatRef(*created_by.split(":", 1)) if created_by else None
     notify = ChatRef(notify_channel, notify_chat) if notify_channel else None
     return Broadcast(
@@ -835,7 +848,7 @@ def _broadcast(row: Sequence[Any]) -> Broadcast:
         regions=_regions_from_json(regions), status=BroadcastStatus(status),
         origin=Origin(origin), created_by=creator, created_at=_when(created_at),
         started_at=_when(started_at), finished_at=_when(finished_at), notify_chat=notify,
-        series=series)
+        series=series, sending_seconds=float(sending_seconds or 0.0))
 
 
 def _refs(rows: Iterable[Sequence[Any]]) -> list[ChatRef]:

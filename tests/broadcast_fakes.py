@@ -7,12 +7,14 @@ import datetime as dt
 import heapq
 from collections import Counter
 from collections.abc import Callable, Coroutine, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
 from bot.broadcasts import Outcome, SendResult
-from bot.models import ChatRef, DeliveryStatus
+from bot.config import Settings
+from bot.models import Channel, ChatRef, DeliveryStatus
+from bot.pace import Limits, Pace, channel_limits
 from bot.store import Store
 
 T = TypeVar("T")
@@ -83,6 +85,23 @@ class FakeTime:
         task = asyncio.ensure_future(coro)
         await self.drive(task)
         return task.result()
+
+
+def pace_on(time: FakeTime, rate: float = 25.0, **limits: object) -> Pace:
+    """A pace on virtual time: Telegram's limits at `rate` (WhatsApp's own, also at `rate`)."""
+    return Pace({Channel.TELEGRAM: Limits(rate, **limits),  # type: ignore[arg-type]
+                 Channel.WHATSAPP: Limits(rate, chat_gap=6.0, group_gap=6.0, chat_burst=10)},
+                clock=time.monotonic, sleep=time.sleep)
+
+
+def quick_pace(settings: Settings) -> Pace:
+    """The channels' budgets from the settings with per-chat gaps of 10 ms, on the real clock.
+
+    For end-to-end tests that are not about pacing and talk to one chat many times a second;
+    the tests about pacing use `channel_limits(settings)` itself.
+    """
+    return Pace({channel: replace(limits, chat_gap=0.01, group_gap=0.01)
+                 for channel, limits in channel_limits(settings).items()})
 
 
 def tg(chat_id: int) -> ChatRef:

@@ -24,7 +24,9 @@ from bot.config import Settings
 from bot.dialogue import Dialogue
 from bot.knowledge import KnowledgeBase
 from bot.models import Channel
+from bot.pace import Pace
 from bot.services import Clock, Services, build_services
+from tests.broadcast_fakes import quick_pace
 from tests.fake_bot_api import ApiRequest, FakeBotApi
 
 WAIT_SECONDS = 10.0  # upper bound for a condition wait; a passing test never waits this long
@@ -118,12 +120,16 @@ def settings_for(api: FakeBotApi, db_path: Path, **overrides: object) -> Setting
 @asynccontextmanager
 async def running_bot(api: FakeBotApi, kb: KnowledgeBase, settings: Settings,
                       clock: Clock | None = None, dialogue: Dialogue | None = None,
-                      poll_timeout: dt.timedelta = POLL_TIMEOUT) -> AsyncIterator[Harness]:
-    """Start the production Application with long polling against `api`; stop it afterwards."""
+                      poll_timeout: dt.timedelta = POLL_TIMEOUT,
+                      pace: Pace | None = None) -> AsyncIterator[Harness]:
+    """Start the production Application with long polling against `api`; stop it afterwards.
+
+    `pace` defaults to `quick_pace` (per-chat gaps of 10 ms): pass the real one to test it.
+    """
     clock = clock or ManualClock()
     sender = telegram_sender(settings)
     services = build_services(settings, kb, senders={Channel.TELEGRAM: sender}, clock=clock,
-                              dialogue=dialogue)
+                              dialogue=dialogue, pace=pace or quick_pace(settings))
     app = build_application(services, sender)
     processed = _Processed()
     app.add_handler(TypeHandler(Update, processed.mark), group=OBSERVER_GROUP)

@@ -230,9 +230,13 @@ def test_bad_input_says_what_to_fix(admin: Admin, store: Store, args: str,
 
 
 def test_text_over_the_message_limit_says_by_how_much(admin: Admin) -> None:
-    reply = admin.draft_broadcast(ADMIN, CHAT, "2026-12-01 07:00\n" + "a" * 4100, NOW)
-    assert "4.100" in reply.text and "4.096" in reply.text and "4 karakter" in reply.text
-    fits = admin.draft_broadcast(ADMIN, CHAT, "2026-12-01 07:00\n" + "a" * 4096, NOW)
+    room = replies.broadcast_room(Settings().broadcast_sender)  # room for the header, stop line
+    assert 3900 < room < 4096
+    reply = admin.draft_broadcast(ADMIN, CHAT, "2026-12-01 07:00\n" + "a" * (room + 4), NOW)
+    limit = replies.format_number(room)
+    assert replies.format_number(room + 4) in reply.text and limit in reply.text
+    assert "4 karakter" in reply.text
+    fits = admin.draft_broadcast(ADMIN, CHAT, "2026-12-01 07:00\n" + "a" * room, NOW)
     assert fits.buttons
 
 
@@ -305,11 +309,12 @@ def test_progress_shows_sent_pending_failed_blocked(admin: Admin, store: Store) 
                          (3, DeliveryStatus.FAILED), (4, DeliveryStatus.BLOCKED)):
         store.begin_delivery(bid, tg(chat))
         store.finish_delivery(bid, tg(chat), status, NOW)
-    later = NOW + dt.timedelta(minutes=2, seconds=5)
+    store.record_sending_time(bid, 125)  # what the Broadcaster stores at each report
+    later = NOW + dt.timedelta(hours=3)  # downtime does not count
     text = admin.progress(ADMIN, "", later).text
-    assert f"#{bid}" in text and "sedang dikirim" in text
+    assert f"#{bid}" in text and "sedang dikirim" in text and "80% (4 dari 5)" in text
     assert "terkirim 2" in text and "menunggu 1" in text and "gagal 1" in text
-    assert "memblokir 1" in text and "2 menit 5 detik" in text
+    assert "memblokir 1" in text and "waktu kirim 2 menit 5 detik" in text
     assert admin.progress(ADMIN, str(bid), later).text == text
     assert "tidak ditemukan" in admin.progress(ADMIN, "42", later).text
 

@@ -21,8 +21,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from bot import replies
 from bot.broadcasts import DEFAULT_WORKERS
-from bot.models import BroadcastStatus, ChatRef, DeliveryStatus
+from bot.config import DEFAULT_BROADCAST_SENDER
+from bot.models import BroadcastStatus, Channel, ChatRef, DeliveryStatus
 from bot.store import Store
 from tests.conftest import KNOWLEDGE_DIR, ROOT
 from tests.fake_bot_api import FakeBotApi
@@ -94,8 +96,11 @@ def kill_mid_broadcast(env: dict[str, str], log: Path, sent_enough: Callable[[],
         assert first.wait(timeout=10) == -signal.SIGKILL
 
 
+COPY = replies.broadcast_copy(TEXT, Channel.TELEGRAM, DEFAULT_BROADCAST_SENDER)
+
+
 def _is_broadcast(request: object) -> bool:
-    return getattr(request, "method", None) == "sendMessage" and request.text == TEXT
+    return getattr(request, "method", None) == "sendMessage" and request.text == COPY
 
 
 def test_sigkill_mid_broadcast_then_restart_misses_nobody(fake_api: FakeBotApi,
@@ -108,7 +113,7 @@ def test_sigkill_mid_broadcast_then_restart_misses_nobody(fake_api: FakeBotApi,
 
     kill_mid_broadcast(env, log,
                        lambda: fake_api.wait_for_count(_is_broadcast, KILL_AFTER, WAIT_SECONDS))
-    before = Counter(r.chat_id for r in fake_api.sent() if r.text == TEXT)
+    before = Counter(r.chat_id for r in fake_api.sent() if r.text == COPY)
     assert KILL_AFTER <= len(before) < SUBSCRIBERS, "the kill must land mid-broadcast"
     status, flying = in_flight(db_path)
     assert status is BroadcastStatus.SENDING
@@ -116,10 +121,13 @@ def test_sigkill_mid_broadcast_then_restart_misses_nobody(fake_api: FakeBotApi,
 
     since = fake_api.mark()
     with bot_process(env, log):
-        done = fake_api.wait_for_message(ADMIN, since, WAIT_SECONDS, contains="Siaran #1: selesai")
+        done = fake_api.wait_for(lambda r: r.ok and r.chat_id == ADMIN
+                                 and "Siaran #1: selesai" in (r.text or ""), WAIT_SECONDS, since)
     assert f"terkirim {SUBSCRIBERS}" in (done.text or ""), log.read_text(errors="replace")
+    resumed = fake_api.wait_for_message(ADMIN, since, contains="dilanjutkan")
+    assert f"paling banyak {DEFAULT_WORKERS} penerima" in (resumed.text or "")
 
-    received = Counter(r.chat_id for r in fake_api.sent() if r.text == TEXT)
+    received = Counter(r.chat_id for r in fake_api.sent() if r.text == COPY)
     assert set(received) == set(chats)  # nobody is missing
     duplicates = {chat: n - 1 for chat, n in received.items() if n > 1}
     assert sum(duplicates.values()) <= DEFAULT_WORKERS  # the bound stated in the README

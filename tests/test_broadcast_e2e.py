@@ -14,6 +14,7 @@ import datetime as dt
 import shutil
 from collections import Counter
 from collections.abc import AsyncIterator
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -21,13 +22,14 @@ from telegram import Bot
 
 from bot import replies
 from bot.admin import ADMIN_COMMANDS
-from bot.broadcasts import Notice, Outcome, SendResult, notifier
+from bot.broadcasts import Outcome
 from bot.channels.telegram.sender import TelegramSender, api_urls
 from bot.config import Settings
 from bot.conversation import parse_command
 from bot.dialogue import Dialogue
 from bot.knowledge import KnowledgeBase
 from bot.models import BroadcastStatus, Channel, ChatRef, DeliveryStatus
+from bot.pace import Pace, channel_limits
 from tests.conftest import KNOWLEDGE_DIR
 from tests.fake_bot_api import (
     ApiError,
@@ -50,8 +52,9 @@ FOTO_QUESTION = "boleh gak pns foto bareng paslon?"
 
 def settings(api: FakeBotApi, tmp_path: Path, **overrides: object) -> Settings:
     """Settings for these tests: one admin, a fast pace, a private SQLite file."""
-    return settings_for(api, tmp_path / "bot.sqlite3", admin_ids=frozenset({ADMIN}),
-                        broadcast_rate=1000.0, **overrides)
+    return settings_for(api, tmp_path / "bot.sqlite3",
+                        **{"admin_ids": frozenset({ADMIN}), "broadcast_rate": 1000.0,
+                           **overrides})
 
 
 @pytest.fixture
@@ -71,9 +74,22 @@ def subscribe(bot: Harness, count: int) -> list[int]:
     return chats
 
 
+def copy_of(text: str) -> str:
+    """What a Telegram subscriber receives for a broadcast of `text` (header, stop line)."""
+    return replies.broadcast_copy(text, Channel.TELEGRAM, Settings().broadcast_sender)
+
+
+def last_report(api: FakeBotApi, broadcast_id: int, since: int = 0) -> str:
+    """The admin's latest report of a broadcast: a new message, or the progress one edited."""
+    reports = [r.text or "" for r in api.requests(since=since)
+               if r.ok and r.method in ("sendMessage", "editMessageText")
+               and r.chat_id == ADMIN and (r.text or "").startswith(f"📣 Siaran #{broadcast_id}")]
+    return reports[-1]
+
+
 def copies(api: FakeBotApi, text: str) -> Counter[int]:
     """How many copies of `text` each chat received (successful sendMessage calls)."""
-    return Counter(r.chat_id for r in api.sent() if r.text == text)
+    return Counter(r.chat_id for r in api.sent() if r.text == copy_of(text))
 
 
 async def schedule(bot: Harness, command: str) -> tuple[str, str]:
@@ -188,7 +204,8 @@ async def test_broadcast_to_hundreds_despite_429_5xx_and_blocked_users(bot: Harn
     unreachable = {*gone, *missing}
     reachable = [c for c in chats if c not in unreachable and c != broken]
     assert copies(bot.api, text) == Counter(dict.fromkeys(reachable, 1))
-    tries = Counter(r.chat_id for r in bot.api.requests("sendMessage") if r.text == text)
+    tries = Counter(r.chat_id for r in bot.api.requests("sendMessage")
+                    if r.text == copy_of(text))
     assert all(tries[c] == 2 for c in (*flooded, *flaky))  # retried once, after the wait
     assert all(tries[c] == 1 for c in (*unreachable, broken))  # never retried
 
@@ -199,11 +216,10 @@ async def test_broadcast_to_hundreds_despite_429_5xx_and_blocked_users(bot: Harn
     assert all(store.chat(ChatRef.telegram(c)).blocked for c in unreachable)
     assert not any(store.chat(ChatRef.telegram(c)).blocked for c in reachable)
 
-    reports = [r.text for r in bot.api.sent(ADMIN) if r.text.startswith("📣 Siaran #1")]
-    assert "sedang dikirim" in reports[0]  # progress after 250 deliveries
-    assert reports[-1].startswith("📣 Siaran #1: selesai")
-    assert f"terkirim {len(reachable)}" in reports[-1]
-    assert "gagal 1" in reports[-1] and f"memblokir {len(unreachable)}" in reports[-1]
+    report = last_report(bot.api, 1)
+    assert report.startswith("📣 Siaran #1: selesai")
+    assert f"terkirim {len(reachable)}" in report
+    assert "gagal 1" in report and f"memblokir {len(unreachable)}" in report
     progress = (await bot.ask(ADMIN, "/progres 1")).text
     assert "selesai" in progress and f"terkirim {len(reachable)}" in progress
 
@@ -215,29 +231,85 @@ async def test_broadcasts_use_their_own_plain_bot(bot: Harness) -> None:
     assert sender.bot.base_url == bot.app.bot.base_url
 
 
-async def test_notices_to_one_chat_are_spaced_and_an_unreachable_admin_is_skipped() -> None:
-    now = [0.0]
-    sent: list[tuple[float, int, str]] = []
+async def test_the_admin_in_the_audience_gets_start_copy_and_report_without_a_429(
+        fake_api: FakeBotApi, kb: KnowledgeBase, dialogue: Dialogue, tmp_path: Path) -> None:
+    """'🚀 mulai dikirim', the admin's own copy and the result leave through three code paths
+    (the reply, the broadcast, the notice) but take one pace: a second apart, no 429."""
+    fake_api.rate_limit(overall_per_second=30, per_chat_per_second=1)
+    setup = settings(fake_api, tmp_path, broadcast_rate=25.0)
+    async with running_bot(fake_api, kb, setup, ManualClock(START), dialogue,
+                           pace=Pace(channel_limits(setup))) as bot:
+        bot.services.store.subscribe(ChatRef.telegram(ADMIN), None, bot.clock())
+        subscribe(bot, 5)
+        text = "Besok masa tenang: ASN tetap netral."
+        since = fake_api.mark()
+        preview = await bot.ask(ADMIN, f"/siaran sekarang\n{text}")
+        ok = next(d for d in preview.button_data() if d.startswith("adm:ok:"))
+        await bot.press(preview, ok, user_id=ADMIN)
+        await bot.services.scheduler.idle()
+    started = replies.ADMIN_STARTED.format(id=1)
+    to_admin = [r for r in fake_api.requests("sendMessage", since) if r.chat_id == ADMIN]
+    assert [r.status for r in to_admin] == [200] * len(to_admin)  # no 429 at all
+    assert not [r for r in fake_api.requests(since=since) if r.status == 429]
+    texts = [r.text for r in to_admin]
+    assert texts[-3:] == [started, copy_of(text), texts[-1]]  # their own copy after the others
+    assert texts[-1].startswith("📣 Siaran #1: selesai")
+    at = [r.at for r in to_admin[-3:]]
+    assert all(b - a >= 0.95 for a, b in pairwise(at))
+    assert copies(fake_api, text) == Counter(dict.fromkeys([ADMIN, *subscribe_ids(5)], 1))
 
-    class Unreliable:
-        async def send_text(self, chat: ChatRef, text: str) -> SendResult:
-            if chat.id == "3":
-                return SendResult.blocked("Forbidden: bot was blocked by the user")
-            sent.append((now[0], int(chat.id), text))
-            return SendResult.sent()
 
-    async def sleep(seconds: float) -> None:
-        now[0] += max(0.0, seconds)
+def subscribe_ids(count: int) -> list[int]:
+    """The ids `subscribe` gives."""
+    return list(range(FIRST_SUBSCRIBER, FIRST_SUBSCRIBER + count))
 
-    notify = notifier(Unreliable(), gap=1.0, clock=lambda: now[0], sleep=sleep)
-    tg = ChatRef.telegram
-    await notify(Notice((tg(3), tg(1), tg(2)), "progres"))
-    await notify(Notice((tg(1),), "selesai"))
-    assert sent == [(0.0, 1, "progres"), (0.0, 2, "progres"), (1.0, 1, "selesai")]
-    wa = ChatRef.whatsapp("6281234567890")
-    await notify(Notice((wa,), "progres"))
-    await notify(Notice((wa,), "selesai"))  # WhatsApp's pair rate: 6 s apart
-    assert [at for at, _, _ in sent[-2:]] == [sent[-2][0], sent[-2][0] + 6.0]
+
+async def test_a_flood_wait_holds_back_a_reply_to_that_chat(bot: Harness) -> None:
+    """A RetryAfter announced for a chat (here answered to a broadcast copy) holds every
+    message to it, the answer to a question included, until it is over."""
+    user = ChatRef.telegram(STRANGER)
+    pace = bot.services.pace
+    pace.flood(user, 1.5)
+    flooded_at = pace.clock()
+    reply = await bot.ask(STRANGER, FOTO_QUESTION)
+    assert reply.ok and reply.at >= 0  # answered, after the wait:
+    assert pace.clock() - flooded_at >= 1.5
+
+
+async def test_progress_is_one_message_edited_in_place(fake_api: FakeBotApi, kb: KnowledgeBase,
+                                                       dialogue: Dialogue,
+                                                       tmp_path: Path) -> None:
+    fake_api.slow_down(0.02)
+    async with running_bot(fake_api, kb, settings(fake_api, tmp_path, broadcast_rate=100.0),
+                           ManualClock(START), dialogue) as bot:
+        bot.services.scheduler.broadcaster.progress_seconds = 0.3
+        subscribe(bot, 120)
+        since = fake_api.mark()
+        await schedule(bot, "/siaran sekarang\nIngat, tetap netral.")
+        await bot.services.scheduler.idle()
+    fake_api.slow_down(0)
+    reports = [r for r in fake_api.sent(ADMIN, since) if r.text.startswith("📣 Siaran #1")]
+    edits = [r for r in fake_api.requests("editMessageText", since) if r.chat_id == ADMIN]
+    assert len(reports) == 1 and "sedang dikirim" in reports[0].text
+    assert "▱" in reports[0].text and "selesai kira-kira" in reports[0].text
+    assert len(edits) >= 2 and all(e.ok for e in edits)
+    assert {e.params["message_id"] for e in edits} == {reports[0].result["message_id"]}
+    assert edits[-1].text.startswith("📣 Siaran #1: selesai") and "100%" in edits[-1].text
+
+
+async def test_an_edit_that_changes_nothing_counts_as_sent(fake_api: FakeBotApi) -> None:
+    sender = TelegramSender(fake_api.token, *api_urls(fake_api.url))
+    await sender.start()
+    try:
+        chat = ChatRef.telegram(7)
+        sent = await sender.send_text(chat, "50%")
+        assert sent.message_id is not None
+        same = await sender.edit_text(chat, sent.message_id, "50%")
+        gone = await sender.edit_text(chat, "999", "60%")
+    finally:
+        await sender.stop()
+    assert same.outcome is Outcome.SENT
+    assert gone.outcome is Outcome.FAILED
 
 
 @pytest.mark.parametrize(("error", "outcome", "retry_after"), [

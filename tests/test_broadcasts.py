@@ -16,17 +16,36 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlite_utils import Database
 
-from bot.broadcasts import Broadcaster, DeliveryReport, Outcome, SendResult, TokenBucket
-from bot.models import BroadcastStatus, ChatRef, DeliveryCounts, DeliveryStatus
+from bot import replies
+from bot.broadcasts import (
+    Broadcaster,
+    DeliveryReport,
+    Notice,
+    Notifier,
+    Outcome,
+    Senders,
+    SendResult,
+)
+from bot.models import BroadcastStatus, Channel, ChatRef, DeliveryCounts, DeliveryStatus
+from bot.pace import FloodScope
 from bot.store import Store, migrations
-from tests.broadcast_fakes import T0, FakeSender, FakeTime, sending_rows, subscribe_many, tg, tgs
+from tests.broadcast_fakes import (
+    T0,
+    FakeSender,
+    FakeTime,
+    pace_on,
+    sending_rows,
+    subscribe_many,
+    tg,
+    tgs,
+)
 
 HOUR = dt.timedelta(hours=1)
 
 
-def make_broadcaster(store: Store, sender: FakeSender, time: FakeTime,
+def make_broadcaster(store: Store, sender: FakeSender, time: FakeTime, rate: float = 25.0,
                      **options: object) -> Broadcaster:
-    return Broadcaster(store, sender, clock=time.monotonic, sleep=time.sleep, now=time.now,
+    return Broadcaster(store, sender, pace_on(time, rate), now=time.now,
                        **options)  # type: ignore[arg-type]
 
 
@@ -59,12 +78,12 @@ def test_migration_upgrades_an_m001_only_file_without_losing_data(tmp_path: Path
         assert [m["text"] for m in store.recent_misses()] == ["apa ini"]
         applied = [m.name for m in migrations.applied(store.db)]
         assert applied == ["m001_chats_pledges_feedback", "m002_broadcasts", "m003_chat_refs",
-                           "m004_miss_askers"]
+                           "m004_miss_askers", "m005_sending_time"]
         assert store.subscribers() == [tg(7)]
     finally:
         store.close()
     again = Store(path)  # re-opening applies nothing twice
-    assert len(migrations.applied(again.db)) == 4
+    assert len(migrations.applied(again.db)) == 5
     again.close()
 
 
@@ -221,7 +240,8 @@ async def test_pacing_stays_under_the_rate_and_one_message_per_chat_per_second(
     sender = FakeSender(time, latency=0.12)
     bid = new_broadcast(store, "\n\n".join(["netral"] * parts))
     broadcaster = make_broadcaster(store, sender, time, rate=rate,
-                                   split=lambda text: text.split("\n\n"))
+                                   split=lambda text: text.split("\n\n"),
+                                   frame=lambda text, _channel: text)
     report = await time.run(broadcaster.deliver(bid))
 
     assert report is not None and report.sent == 300
@@ -241,11 +261,12 @@ async def test_pacing_stays_under_the_rate_and_one_message_per_chat_per_second(
         assert achieved >= 0.95 * rate
 
 
-async def test_retry_after_pauses_every_worker_but_not_the_event_loop(store: Store) -> None:
+async def test_a_channel_wide_retry_after_pauses_every_worker_but_not_the_event_loop(
+        store: Store) -> None:
     time = FakeTime()
     chats = subscribe_many(store, range(1, 101))
-    sender = FakeSender(time, script={chats[20]: [SendResult.retry(dt.timedelta(seconds=3))]},
-                        latency=0.05)
+    flood = SendResult.retry(dt.timedelta(seconds=3), scope=FloodScope.CHANNEL)
+    sender = FakeSender(time, script={chats[20]: [flood]}, latency=0.05)
     bid = new_broadcast(store)
     ticks: list[float] = []
 
@@ -269,6 +290,36 @@ async def test_retry_after_pauses_every_worker_but_not_the_event_loop(store: Sto
     assert any(abs(c.at - resume) < 1e-6 for c in sender.calls)
     assert any(limited.at < t < resume for t in ticks)  # the loop kept answering meanwhile
     assert sender.delivered[chats[20]] == 1
+
+
+async def test_a_retry_after_for_one_chat_pauses_that_chat_only(store: Store) -> None:
+    """Telegram does not say which limit a 429 is: one chat's alone is that chat's."""
+    time = FakeTime()
+    chats = subscribe_many(store, range(1, 101))
+    sender = FakeSender(time, script={chats[20]: [SendResult.retry(30)]}, latency=0.05)
+    bid = new_broadcast(store)
+    report = await time.run(make_broadcaster(store, sender, time).deliver(bid))
+
+    assert report is not None and report.sent == 100
+    limited = next(c for c in sender.calls if c.outcome is Outcome.RETRY_AFTER)
+    retried = [c.at for c in sender.calls if c.chat == chats[20]][1]
+    assert retried >= limited.at + 0.05 + 30 - 1e-9  # never sent into its flood wait
+    others = [c.at for c in sender.calls if c.chat != chats[20]]
+    assert len(others) == 99 and max(others) < limited.at + 5  # the others went on meanwhile
+
+
+async def test_retry_afters_for_two_chats_within_one_wait_pause_the_channel(
+        store: Store) -> None:
+    time = FakeTime()
+    chats = subscribe_many(store, range(1, 101))
+    script = {chats[20]: [SendResult.retry(3)], chats[21]: [SendResult.retry(3)]}
+    sender = FakeSender(time, script=script, latency=0.05)
+    report = await time.run(make_broadcaster(store, sender, time, workers=1).deliver(
+        new_broadcast(store)))
+    assert report is not None and report.sent == 100
+    second = [c for c in sender.calls if c.outcome is Outcome.RETRY_AFTER][1]
+    after = [c.at for c in sender.calls if c.at > second.at]
+    assert after[0] >= second.at + 0.05 + 3 - 1e-9  # the next chat waited too
 
 
 async def test_transient_errors_back_off_exponentially_then_fail(store: Store) -> None:
@@ -313,19 +364,55 @@ async def test_long_texts_are_split_and_count_as_several_messages(store: Store) 
     assert all(len(c.text) <= 4096 for c in sender.calls)
 
 
-async def test_progress_is_reported_every_n_deliveries_and_at_the_end(store: Store) -> None:
+async def test_progress_is_reported_every_few_seconds_and_at_the_end(store: Store) -> None:
     time = FakeTime()
-    subscribe_many(store, range(1, 26))
+    subscribe_many(store, range(1, 101))
     reports: list[DeliveryReport] = []
-    broadcaster = make_broadcaster(store, FakeSender(time, blocked={tg(3)}), time,
-                                   progress_every=10)
+    broadcaster = make_broadcaster(store, FakeSender(time, blocked={tg(3)}, latency=0.05),
+                                   time, rate=10, progress_seconds=3.0)
     final = await time.run(broadcaster.deliver(new_broadcast(store), reports.append))
-    assert [r.finished for r in reports] == [False, False, True]
-    assert [r.sent + r.blocked for r in reports[:2]] == [10, 20]
-    assert reports[-1] == final
-    assert (final.sent, final.blocked, final.pending, final.total) == (24, 1, 0, 25)
+    progress = reports[:-1]
+    assert len(progress) == 3  # 100 chats at 10/s: ~10 s, one report every 3 s
+    assert [r.finished for r in reports] == [False] * 3 + [True]
+    assert all(b.done > a.done for a, b in pairwise(reports))
+    assert [round(r.elapsed.total_seconds()) for r in progress] == [3, 6, 9]
+    assert all(r.eta is not None and r.eta.total_seconds() > 0 for r in progress)
+    assert progress[0].eta.total_seconds() == pytest.approx(7, abs=0.5)  # type: ignore[union-attr]
+    assert reports[-1] == final and final.eta is None
+    assert (final.sent, final.blocked, final.pending, final.total) == (99, 1, 0, 100)
     assert final.status is BroadcastStatus.DONE
-    assert final.elapsed > dt.timedelta(0) and final.rate > 0
+    assert final.elapsed.total_seconds() == pytest.approx(9.95, abs=0.1) and final.rate > 0
+
+
+async def test_every_copy_says_who_sends_it_why_and_how_to_stop(store: Store) -> None:
+    time = FakeTime()
+    telegram = subscribe_many(store, [1])[0]
+    whatsapp = ChatRef.whatsapp("6281234567890")
+    store.subscribe(whatsapp, None, T0)
+    sender = FakeSender(time)
+    broadcaster = make_broadcaster(store, sender, time)
+    report = await time.run(broadcaster.deliver(new_broadcast(store, "Besok masa tenang.")))
+    assert report is not None and report.sent == 2
+    texts = {c.chat: c.text for c in sender.calls}
+    header = replies.broadcast_header("Tanya Netral")
+    assert texts[telegram] == f"{header}\n\nBesok masa tenang.\n\n" \
+        "Ketik /berhenti untuk berhenti berlangganan."
+    assert texts[whatsapp].endswith("Ketik BERHENTI untuk berhenti berlangganan.")
+    assert header == "📣 Tanya Netral · Pengingat netralitas ASN"
+    assert replies.broadcast_body(texts[whatsapp]) == "Besok masa tenang."
+
+
+async def test_the_longest_admin_text_still_makes_a_one_message_copy(store: Store) -> None:
+    time = FakeTime()
+    subscribe_many(store, [1])
+    room = replies.broadcast_room("Badan Kepegawaian dan Pengembangan SDM Provinsi")
+    sender = FakeSender(time)
+    broadcaster = make_broadcaster(
+        store, sender, time,
+        frame=lambda text, channel: replies.broadcast_copy(
+            text, channel, "Badan Kepegawaian dan Pengembangan SDM Provinsi"))
+    await time.run(broadcaster.deliver(new_broadcast(store, "x" * room)))
+    assert len(sender.calls) == 1 and len(sender.calls[0].text) <= 4096
 
 
 async def test_cancel_while_sending_stops_the_workers(store: Store) -> None:
@@ -431,6 +518,39 @@ async def test_resume_after_a_crash_resends_at_most_the_in_flight_ones(
     assert duplicates == at_crash <= workers  # exactly the in-flight ones, bounded by W
 
 
+async def test_after_a_crash_the_report_counts_sending_time_not_the_downtime(
+        tmp_path: Path) -> None:
+    path = tmp_path / "time.sqlite3"
+    store = Store(path)
+    subscribe_many(store, range(1, 201))
+    bid = new_broadcast(store)
+    time = FakeTime()
+    sender = FakeSender(time, latency=0.05)
+    task = asyncio.ensure_future(make_broadcaster(store, sender, time, rate=10).deliver(bid))
+    await time.drive(task, until=lambda: len(sender.calls) >= 120)  # 12 s of sending
+    task.cancel()  # the process dies
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    store.close()
+
+    restarted = Store(path)
+    before = restarted.broadcast(bid).sending_seconds  # type: ignore[union-attr]
+    assert before == pytest.approx(10, abs=0.2)  # stored at the last report (every 5 s)
+    time2 = FakeTime(time.now() + dt.timedelta(hours=1))  # an hour of downtime
+    report = await time2.run(make_broadcaster(restarted, FakeSender(time2, latency=0.05), time2,
+                                              rate=10).deliver(bid))
+    broadcast = restarted.broadcast(bid)
+    restarted.close()
+    assert report is not None and report.sent == 200
+    assert report.elapsed.total_seconds() == pytest.approx(before + time2.t)
+    assert report.elapsed < dt.timedelta(seconds=25)
+    assert broadcast is not None and broadcast.sending_seconds == pytest.approx(before + time2.t)
+    wall = broadcast.finished_at - broadcast.started_at  # type: ignore[operator]
+    assert wall > dt.timedelta(hours=1)  # what the report no longer shows
+    shown = replies.render_elapsed(report.elapsed)
+    assert f"waktu kirim {shown}" in replies.render_report(broadcast, report)
+
+
 async def test_a_crash_between_claim_and_first_send_loses_nobody(tmp_path: Path) -> None:
     path = tmp_path / "claim.sqlite3"
     store = Store(path)
@@ -463,20 +583,77 @@ async def test_stop_finishes_in_flight_messages_and_leaves_the_rest_for_resume(
     assert final is not None and final.sent == 50
 
 
-# -- the bucket ---------------------------------------------------------------------------------
-async def test_token_bucket_spaces_takes_and_honours_pauses() -> None:
+# -- notices ------------------------------------------------------------------------------------
+class EditingSender(FakeSender):
+    """A FakeSender whose channel edits messages in place (as Telegram does)."""
+
+    def __init__(self, time: FakeTime) -> None:
+        super().__init__(time)
+        self.edits: list[tuple[float, ChatRef, str, str]] = []
+        self.refuse_edits = False
+
+    async def send_text(self, chat_id: ChatRef, text: str) -> SendResult:
+        result = await super().send_text(chat_id, text)
+        return SendResult.sent(str(len(self.calls))) if result.outcome is Outcome.SENT else result
+
+    async def edit_text(self, chat: ChatRef, message_id: str, text: str) -> SendResult:
+        if self.refuse_edits:
+            return SendResult.failed("Bad Request: message to edit not found")
+        self.edits.append((self.time.t, chat, message_id, text))
+        return SendResult.sent(message_id)
+
+
+async def test_notices_take_the_pace_and_an_unreachable_admin_is_skipped() -> None:
     time = FakeTime()
-    bucket = TokenBucket(10, time.monotonic, time.sleep)
+    sender = FakeSender(time, blocked={tg(3)})
+    notify = Notifier(Senders({Channel.TELEGRAM: sender}), pace_on(time))
 
-    async def take_all() -> list[float]:
-        taken = [await bucket.take() for _ in range(3)]
-        bucket.pause(5)
-        taken.append(await bucket.take())
-        return taken
+    async def scenario() -> None:
+        await notify(Notice((tg(3), tg(1), tg(2)), "progres"))
+        await notify(Notice((tg(1),), "selesai"))
 
-    assert await time.run(take_all()) == pytest.approx([0.0, 0.1, 0.2, 5.2])
-    with pytest.raises(ValueError):
-        TokenBucket(0, time.monotonic, time.sleep)
+    await time.run(scenario())
+    sent = [(c.chat, c.text) for c in sender.calls if c.outcome is Outcome.SENT]
+    assert sent == [(tg(1), "progres"), (tg(2), "progres"), (tg(1), "selesai")]
+    at = [c.at for c in sender.calls if c.chat == tg(1)]
+    assert at[1] - at[0] == pytest.approx(1.0)  # one message a second to a chat
+
+
+async def test_progress_is_one_message_edited_in_place_then_the_final_report() -> None:
+    time = FakeTime()
+    sender = EditingSender(time)
+    notify = Notifier(Senders({Channel.TELEGRAM: sender}), pace_on(time))
+    admin = (tg(900),)
+
+    async def scenario() -> None:
+        for n in range(4):
+            await notify(Notice(admin, f"{n * 25}%", progress_of=7))
+            await time.sleep(5)
+        await notify(Notice(admin, "selesai", progress_of=7, final=True))
+        await notify(Notice(admin, "0%", progress_of=8))  # the next broadcast: a new message
+        sender.refuse_edits = True  # e.g. the admin deleted it: a new one replaces it
+        await notify(Notice(admin, "selesai", progress_of=8, final=True))
+
+    await time.run(scenario())
+    assert [c.text for c in sender.calls] == ["0%", "0%", "selesai"]
+    assert [(mid, text) for _, _, mid, text in sender.edits] == [
+        ("1", "25%"), ("1", "50%"), ("1", "75%"), ("1", "selesai")]
+
+
+async def test_progress_where_messages_cannot_be_edited_is_sparse() -> None:
+    time = FakeTime()
+    sender = FakeSender(time)
+    notify = Notifier(Senders({Channel.WHATSAPP: sender}), pace_on(time), sparse=300)
+    admin = (ChatRef.whatsapp("6281234567890"),)
+
+    async def scenario() -> None:
+        for n in range(120):  # every 5 s for 10 minutes
+            await notify(Notice(admin, f"progres {n}", progress_of=1))
+            await time.sleep(5)
+        await notify(Notice(admin, "selesai", progress_of=1, final=True))
+
+    await time.run(scenario())
+    assert [c.text for c in sender.calls] == ["progres 0", "progres 60", "selesai"]
 
 
 def test_send_result_accepts_int_float_and_timedelta() -> None:

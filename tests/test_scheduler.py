@@ -21,11 +21,12 @@ from bot.models import (
     DeliveryStatus,
     Origin,
 )
+from bot.pace import Pace, channel_limits
 from bot.scheduler import JOB_PREFIX, SYNC_JOB, Action, Scheduler, build_scheduler, decide
 from bot.scheduler import plan as plan_actions
 from bot.store import Store
 from bot.timetable import Recurrence, occurrences
-from tests.broadcast_fakes import FakeSender, FakeTime, subscribe_many, tg, tgs
+from tests.broadcast_fakes import FakeSender, FakeTime, pace_on, subscribe_many, tg, tgs
 
 GRACE = dt.timedelta(minutes=60)
 NOW = dt.datetime(2031, 3, 2, 1, 0, tzinfo=dt.UTC)  # ahead of the real clock: no job fires
@@ -49,8 +50,7 @@ def time() -> FakeTime:
 def make_scheduler(store: Store, time: FakeTime, sender: FakeSender | None = None,
                    calendar: list[CalendarBroadcast] | None = None,
                    notices: Notices | None = None) -> Scheduler:
-    broadcaster = Broadcaster(store, sender or FakeSender(time), clock=time.monotonic,
-                              sleep=time.sleep, now=time.now)
+    broadcaster = Broadcaster(store, sender or FakeSender(time), pace_on(time), now=time.now)
     return Scheduler(store, broadcaster, grace=GRACE, admin_ids=ADMINS, tz=WIB,
                      calendar=lambda: calendar or [], notify=notices, now=time.now)
 
@@ -291,11 +291,13 @@ async def test_shutdown_leaves_an_interrupted_broadcast_for_the_next_start(
 def test_build_scheduler_wires_the_settings(store: Store, kb: KnowledgeBase) -> None:
     settings = Settings(admin_ids=frozenset({5}), broadcast_rate=10.0,
                         broadcast_grace_minutes=15)
-    scheduler = build_scheduler(settings, store, FakeSender(FakeTime()), lambda: kb)
+    pace = Pace(channel_limits(settings))
+    scheduler = build_scheduler(settings, store, FakeSender(FakeTime()), pace, lambda: kb)
     assert scheduler.grace == dt.timedelta(minutes=15)
     assert scheduler.admin_ids == (tg(5),)
-    assert scheduler.broadcaster.bucket(Channel.TELEGRAM).interval == pytest.approx(0.1)
-    assert scheduler.broadcaster.bucket(Channel.WHATSAPP).interval == pytest.approx(0.05)
+    assert scheduler.broadcaster.pace is pace
+    assert pace.limits(Channel.TELEGRAM).rate == 10.0
+    assert pace.limits(Channel.WHATSAPP).rate == 20.0
     assert any(p.key.startswith("cal:pilkada_2024:") for p in scheduler.calendar())
 
 
@@ -306,8 +308,8 @@ async def test_a_broadcast_queued_behind_another_is_sent_not_missed(store: Store
     subscribe_many(store, range(1, 201))
     notices = Notices()
     # 200 chats at 1 message/s on one worker: the first broadcast takes ~200 s of virtual time.
-    broadcaster = Broadcaster(store, FakeSender(time), clock=time.monotonic, sleep=time.sleep,
-                              now=time.now, rate=1.0, workers=1)
+    broadcaster = Broadcaster(store, FakeSender(time), pace_on(time, rate=1.0), now=time.now,
+                              workers=1)
     scheduler = Scheduler(store, broadcaster, grace=dt.timedelta(seconds=60), admin_ids=ADMINS,
                           tz=WIB, calendar=lambda: [], notify=notices, now=time.now)
     first = admin_broadcast(store, NOW)

@@ -20,7 +20,7 @@ from bot import replies
 from bot.dialogue import Dialogue
 from bot.knowledge import KnowledgeBase
 from bot.markup import from_spans, to_whatsapp
-from bot.models import BroadcastStatus, ChatRef, DeliveryStatus
+from bot.models import BroadcastStatus, Channel, ChatRef, DeliveryStatus
 from tests.fake_graph_api import (
     VERIFY_TOKEN,
     FakeGraphApi,
@@ -215,7 +215,8 @@ async def test_reminders_go_as_text_inside_the_window_and_as_template_outside(
     to_other = wa.graph.sent(OTHER, since)
     assert [(m.type, m.template) for m in to_user] == [("template", "pengingat_netralitas")]
     assert to_user[0].text == " ".join(REMINDER.split())  # one line, as templates need
-    assert [(m.type, m.text) for m in to_other] == [("text", REMINDER)]
+    copy = replies.broadcast_copy(REMINDER, Channel.WHATSAPP, wa.services.settings.broadcast_sender)
+    assert [(m.type, m.text) for m in to_other] == [("text", copy)]  # header, text, stop line
     assert wa.services.store.broadcast_status(bid) is BroadcastStatus.DONE
     assert wa.services.store.delivery_counts(bid).sent == 2
 

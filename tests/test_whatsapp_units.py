@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from pywa_async.errors import WhatsAppError
 
+from bot import replies
 from bot.broadcasts import Outcome
 from bot.channels.whatsapp.interactive import (
     MAX_BODY_CHARS,
@@ -19,7 +20,7 @@ from bot.channels.whatsapp.sender import template_parameter
 from bot.config import Settings
 from bot.dialogue import Dialogue
 from bot.knowledge import KnowledgeBase
-from bot.models import Action, ActionKind, Choice, Reply
+from bot.models import Action, ActionKind, Channel, Choice, Reply
 from bot.services import Services, build_services
 
 
@@ -65,11 +66,13 @@ def test_the_38_provinces_come_as_four_lists(kb: KnowledgeBase, dialogue: Dialog
 def test_template_parameters_are_one_line_and_short() -> None:
     assert template_parameter("Halo\n\nrekan   ASN") == "Halo rekan ASN"
     assert len(template_parameter("a " * 3000)) == 1000
+    copy = replies.broadcast_copy("Halo\n\nrekan ASN", Channel.WHATSAPP, "Tanya Netral")
+    assert template_parameter(copy) == "Halo rekan ASN"  # the template has its own header
 
 
 @pytest.mark.parametrize(("code", "status", "outcome"), [
     (130429, 400, Outcome.RETRY_AFTER),
-    (131056, 400, Outcome.TRANSIENT),
+    (131056, 400, Outcome.RETRY_AFTER),  # this user only (the pair rate)
     (131026, 400, Outcome.BLOCKED),
     (131050, 400, Outcome.BLOCKED),
     (131000, 500, Outcome.TRANSIENT),

@@ -25,8 +25,10 @@ from bot.config import Settings
 from bot.dialogue import Dialogue
 from bot.knowledge import KnowledgeBase
 from bot.models import Channel
+from bot.pace import Pace
 from bot.services import Clock, Services, build_services
 from bot.store import Store
+from tests.broadcast_fakes import quick_pace
 from tests.fake_graph_api import (
     APP_SECRET,
     PHONE_NUMBER_ID,
@@ -102,13 +104,17 @@ class WhatsAppHarness:
 
 @asynccontextmanager
 async def running_whatsapp(graph: FakeGraphApi, kb: KnowledgeBase, settings: Settings,
-                           clock: Clock, dialogue: Dialogue | None = None
-                           ) -> AsyncIterator[WhatsAppHarness]:
-    """Serve the production WhatsApp channel against `graph`; stop it afterwards."""
+                           clock: Clock, dialogue: Dialogue | None = None,
+                           pace: Pace | None = None) -> AsyncIterator[WhatsAppHarness]:
+    """Serve the production WhatsApp channel against `graph`; stop it afterwards.
+
+    `pace` defaults to `quick_pace` (pair-rate gaps of 10 ms): pass the real one to test it.
+    """
     store = Store(settings.db_path)
     whatsapp = WhatsAppApp.build(settings, store, now=clock)
     services = build_services(settings, kb, senders={Channel.WHATSAPP: whatsapp.sender},
-                              clock=clock, store=store, dialogue=dialogue)
+                              clock=clock, store=store, dialogue=dialogue,
+                              pace=pace or quick_pace(settings))
     channel = whatsapp.attach(services)
     server = whatsapp.server()
     task = asyncio.create_task(server.serve())

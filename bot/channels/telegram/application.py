@@ -17,11 +17,12 @@ from urllib.parse import urlsplit
 
 from telegram import BotCommand, LinkPreviewOptions, Update
 from telegram.error import InvalidToken, TelegramError
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
 
 from bot import replies
 from bot.channels.telegram.context import BotContext, ChatOrderedProcessor
 from bot.channels.telegram.handlers import register_handlers
+from bot.channels.telegram.limiter import PaceLimiter
 from bot.channels.telegram.sender import START_ATTEMPTS, TelegramSender, api_urls, telegram_sender
 from bot.config import Settings
 from bot.conversation import MENU_COMMANDS, Conversation
@@ -119,9 +120,9 @@ def build_application(services: Services, sender: TelegramSender,
         .token(settings.telegram_token)
         .context_types(ContextTypes(context=BotContext))
         .concurrent_updates(ChatOrderedProcessor(CONCURRENT_UPDATES))
-        # Interactive replies are not paced (they answer users); a 429 is honoured once, and
-        # groups keep to Telegram's 20 messages a minute. Broadcasts pace themselves.
-        .rate_limiter(AIORateLimiter(overall_max_rate=0, max_retries=1))
+        # Replies take the core's one pace, as broadcasts and notices do: one message a second
+        # per chat (20 a minute in groups), the shared budget, flood waits honoured.
+        .rate_limiter(PaceLimiter(services.pace))
         .defaults(Defaults(link_preview_options=LinkPreviewOptions(is_disabled=True),
                            allow_sending_without_reply=True))
         .job_queue(None)  # timers live in bot/scheduler.py

@@ -52,6 +52,7 @@ from bot.channels.telegram.keyboards import (
     reply_markup,
     without,
 )
+from bot.channels.telegram.sender import NOT_MODIFIED
 from bot.chunks import split_markup
 from bot.conversation import (
     CMD_BANTUAN,
@@ -104,7 +105,6 @@ COUNTED = NEW_OR_EDITED & (filters.COMMAND | FOR_US)  # what the flood guard cou
 # Never slowed down: leaving and erasing one's data must always work.
 UNTHROTTLED_COMMANDS = frozenset({CMD_BERHENTI, CMD_HAPUSDATA})
 CMD_ID = "id"  # replies with the user's numeric id, for ADMIN_IDS (not in the public menu)
-NOT_MODIFIED = "message is not modified"  # Telegram's answer to an edit that changes nothing
 
 
 # -- sending --------------------------------------------------------------------------------

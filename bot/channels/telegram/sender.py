@@ -3,14 +3,16 @@
 Broadcasts go through their own plain `telegram.Bot`, with its own connection pool and no rate
 limiter, for two reasons:
 
-* The Broadcaster paces, retries and backs off itself, and its duplicate bound rests on "one
-  `send_text` call = at most one message". PTB's `AIORateLimiter` (used by the interactive bot)
-  would queue and retry behind its back.
-* A broadcast of thousands of messages never holds the connections or the rate-limiter slots
-  that interactive replies need: answers stay fast while a broadcast runs.
+* The Broadcaster retries and backs off itself, and its duplicate bound rests on "one
+  `send_text` call = at most one message". The interactive bot's rate limiter retries a
+  RetryAfter once, behind the caller's back.
+* A broadcast of thousands of messages never holds the connections that interactive replies
+  need: answers stay fast while a broadcast runs.
 
-Admin notices (progress, results, missed broadcasts) are few and go through this sender too,
-paced by the core's `notifier` at most one a second per chat.
+Admin notices (progress, results, missed broadcasts) are few and go through this sender too;
+a broadcast's progress message is edited in place (`edit_text`). Every call here is made in a
+turn of the core's `Pace`, the same pace the interactive bot's requests take
+(bot/channels/telegram/limiter.py).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ logger = logging.getLogger(__name__)
 POOL_SIZE = DEFAULT_WORKERS + 2
 # Bad Requests that mean the chat is gone for good: never send there again.
 UNREACHABLE = ("chat not found",)
+NOT_MODIFIED = "message is not modified"  # Telegram's answer to an edit that changes nothing
 _NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 # Start-up: tries of getMe when Telegram is briefly unreachable, the first wait between two
 # (doubled after each) in seconds. A rejected token is never retried.
@@ -111,27 +114,45 @@ class TelegramSender:
         try:
             sent = await self.bot.send_message(int(chat.id), text,
                                                link_preview_options=_NO_PREVIEW)
-        except RetryAfter as exc:
-            return SendResult.retry(_retry_after(exc), str(exc))
-        except Forbidden as exc:  # blocked by the user, user deactivated, kicked from the group
-            return SendResult.blocked(f"Forbidden: {exc.message}")
-        except BadRequest as exc:  # before NetworkError: BadRequest subclasses it
-            if any(reason in exc.message.lower() for reason in UNREACHABLE):
-                return SendResult.blocked(f"Bad Request: {exc.message}")
-            return SendResult.failed(f"Bad Request: {exc.message}")
-        except NetworkError as exc:  # TimedOut, 5xx, connection errors
-            kind = "timed out" if isinstance(exc, TimedOut) else "network"
-            return SendResult.transient(f"{kind}: {exc.message}")
-        except TelegramError as exc:  # InvalidToken, ChatMigrated …: not worth retrying
-            return SendResult.failed(f"{type(exc).__name__}: {exc.message}")
+        except TelegramError as exc:
+            return _mapped(exc)
         return SendResult.sent(str(sent.message_id))
 
+    async def edit_text(self, chat: ChatRef, message_id: str, text: str) -> SendResult:
+        """Replace a sent message's text once; "message is not modified" counts as sent."""
+        try:
+            await self.bot.edit_message_text(text, chat_id=int(chat.id),
+                                             message_id=int(message_id),
+                                             link_preview_options=_NO_PREVIEW)
+        except TelegramError as exc:
+            if isinstance(exc, BadRequest) and NOT_MODIFIED in exc.message.lower():
+                return SendResult.sent(message_id)  # the same text again (nothing changed)
+            return _mapped(exc)
+        return SendResult.sent(message_id)
 
-def _retry_after(exc: RetryAfter) -> float | dt.timedelta:
-    """The wait of a RetryAfter, int or timedelta (PTB warns about the int form; both are fine)."""
+
+def _mapped(exc: TelegramError) -> SendResult:
+    """A Telegram error as the Broadcaster's outcome."""
+    if isinstance(exc, RetryAfter):
+        return SendResult.retry(retry_after_seconds(exc), str(exc))
+    if isinstance(exc, Forbidden):  # blocked by the user, deactivated, kicked from the group
+        return SendResult.blocked(f"Forbidden: {exc.message}")
+    if isinstance(exc, BadRequest):  # before NetworkError: BadRequest subclasses it
+        if any(reason in exc.message.lower() for reason in UNREACHABLE):
+            return SendResult.blocked(f"Bad Request: {exc.message}")
+        return SendResult.failed(f"Bad Request: {exc.message}")
+    if isinstance(exc, NetworkError):  # TimedOut, 5xx, connection errors
+        kind = "timed out" if isinstance(exc, TimedOut) else "network"
+        return SendResult.transient(f"{kind}: {exc.message}")
+    return SendResult.failed(f"{type(exc).__name__}: {exc.message}")  # InvalidToken …
+
+
+def retry_after_seconds(exc: RetryAfter) -> float:
+    """The wait of a RetryAfter in seconds (PTB warns about its int form; both are fine)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PTBDeprecationWarning)
-        return exc.retry_after
+        wait = exc.retry_after
+    return wait.total_seconds() if isinstance(wait, dt.timedelta) else float(wait)
 
 
 def api_urls(base: str) -> tuple[str, str]:

@@ -33,11 +33,13 @@ from bot.channels.whatsapp.sender import (
     PAIR_RATE_LIMITED,
     RATE_LIMITED,
     RE_ENGAGEMENT,
+    THROUGHPUT_PAUSE,
     UNREACHABLE,
     WhatsAppSender,
 )
 from bot.conversation import ChatMemory, Conversation
 from bot.models import ChatRef, Reply
+from bot.pace import FloodScope
 from bot.services import Services
 from bot.throttle import Decision
 
@@ -84,15 +86,20 @@ class WhatsAppChannel:
     async def say(self, chat: ChatRef, reply: Reply, question: str | None = None) -> None:
         """Send a reply (text parts, then its buttons or lists); remember what it answered.
 
-        A send that meets a rate limit or a network error is tried once more a second later;
-        then the rest of the reply is dropped (logged without the user's text).
+        Each message takes the core's pace first (the pair rate, the shared budget, flood
+        waits). A send that meets a rate limit or a network error is tried once more, after
+        the wait a rate limit announces (`REPLY_RETRY_SECONDS` for this chat, or the whole
+        number's pause for 130429); then the rest of the reply is dropped (logged without the
+        user's text).
         """
         memory = self.memory(chat)
+        pace = self.services.pace
         for outgoing in render(reply):
             for attempt in range(1, REPLY_ATTEMPTS + 1):
                 try:
-                    sent = await self.client.send_message(to=chat.id, text=outgoing.text,
-                                                          buttons=outgoing.buttons)
+                    async with pace.turn(chat):
+                        sent = await self.client.send_message(to=chat.id, text=outgoing.text,
+                                                              buttons=outgoing.buttons)
                     break
                 except (WhatsAppError, httpx.TransportError) as exc:
                     code = getattr(exc, "code", None)
@@ -100,7 +107,10 @@ class WhatsAppChannel:
                             isinstance(exc, WhatsAppError) and code not in RETRYABLE):
                         logger.warning("reply not sent (%s)", code or type(exc).__name__)
                         return
-                    await asyncio.sleep(REPLY_RETRY_SECONDS)
+                    if code == RATE_LIMITED:
+                        pace.flood(chat, THROUGHPUT_PAUSE, FloodScope.CHANNEL)
+                    else:
+                        pace.flood(chat, REPLY_RETRY_SECONDS, FloodScope.CHAT)
             memory.remember(sent.id, question)
 
     async def _handle(self, chat: ChatRef, message_id: str,

@@ -5,8 +5,10 @@ that window only an approved template. So each reminder goes as text when the su
 within the window (minus a safety margin), else as WHATSAPP_REMINDER_TEMPLATE with the text as
 its one body parameter. The Cloud API's answers map to the Broadcaster's outcomes:
 
-* 130429 (throughput) → `retry`: the whole WhatsApp pace pauses, then the message is retried;
-* 131056 (pair rate: too many messages to this user) → `transient`: this chat backs off;
+* 130429 (throughput) → `retry` for the channel: the whole WhatsApp pace pauses, then the
+  message is retried;
+* 131056 (pair rate: too many messages to this user) → `retry` for this chat only: it waits
+  6 s, the other chats go on;
 * 131047 (re-engagement required: the window had closed) → the template, at once;
 * 131026, 131050, 131021 (unreachable, stopped marketing messages, not a user) → `blocked`:
   the chat is marked and never retried;
@@ -27,14 +29,17 @@ from pywa_async import WhatsApp
 from pywa_async.errors import WhatsAppError
 from pywa_async.types.templates import TemplateLanguage
 
+from bot import replies
 from bot.broadcasts import SendResult, utc_now
 from bot.models import ChatRef
+from bot.pace import FloodScope
 
 logger = logging.getLogger(__name__)
 
 WINDOW = dt.timedelta(hours=24)
 WINDOW_MARGIN = dt.timedelta(minutes=10)  # a message sent at 23:59 may arrive after 24:00
 THROUGHPUT_PAUSE = 5.0                     # seconds the whole pace pauses after a 130429
+PAIR_PAUSE = 6.0                           # seconds one user waits after a 131056 (pair rate)
 RATE_LIMITED = 130429
 PAIR_RATE_LIMITED = 131056
 RE_ENGAGEMENT = 131047
@@ -45,8 +50,11 @@ LastInbound = Callable[[ChatRef], dt.datetime | None]
 
 
 def template_parameter(text: str) -> str:
-    """A reminder's text as a template body parameter (no line breaks, at most 1,000 chars)."""
-    flat = " ".join(text.split())
+    """A reminder's text as a template body parameter (no line breaks, at most 1,000 chars).
+
+    The template has its own header and stop line, so a broadcast copy's are left out.
+    """
+    flat = " ".join(replies.broadcast_body(text).split())
     return flat if len(flat) <= MAX_TEMPLATE_PARAM else flat[:MAX_TEMPLATE_PARAM - 1] + "…"
 
 
@@ -116,9 +124,9 @@ def _mapped(exc: WhatsAppError) -> SendResult | None:
     if exc.code == RE_ENGAGEMENT:
         return None
     if exc.code == RATE_LIMITED:
-        return SendResult.retry(THROUGHPUT_PAUSE, error)
+        return SendResult.retry(THROUGHPUT_PAUSE, error, FloodScope.CHANNEL)
     if exc.code == PAIR_RATE_LIMITED:
-        return SendResult.transient(error)
+        return SendResult.retry(PAIR_PAUSE, error, FloodScope.CHAT)
     if exc.code in UNREACHABLE:
         return SendResult.blocked(error)
     if (exc.status_code or 0) >= 500 or exc.is_transient:
