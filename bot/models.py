@@ -189,6 +189,8 @@ class ActionKind(StrEnum):
     DELETE_NO = "delete_no"
     ADMIN_CONFIRM = "admin_ok"     # arg: draft token
     ADMIN_DISCARD = "admin_no"     # arg: draft token
+    ADMIN_MISS = "admin_miss"      # arg: logged question number: its choices (/takterjawab)
+    ADMIN_LEARN = "admin_learn"    # arg: <number>:<intent id | luar | abaikan> (as /ajarkan)
 
 
 @dataclass(frozen=True, slots=True)

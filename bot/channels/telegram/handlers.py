@@ -353,12 +353,15 @@ async def press_in_private(update: Update, context: BotContext) -> None:
 
 
 async def press_admin(update: Update, context: BotContext) -> None:
-    """A preview's confirm / discard button: take the buttons off, then say what happened."""
+    """An admin button: a preview's confirm / discard or a logged question's choice takes the
+    buttons off, then says what happened; a question number in /takterjawab opens its choices."""
     query = update.callback_query
-    reply = context.services.press(user_of(update), _pressed(update))
+    action = _pressed(update)
+    reply = context.services.press(user_of(update), action)
     await query.answer()
-    with contextlib.suppress(TelegramError):  # a preview is answered once
-        await query.edit_message_reply_markup(None)
+    if action.kind is not ActionKind.ADMIN_MISS:
+        with contextlib.suppress(TelegramError):  # answered once
+            await query.edit_message_reply_markup(None)
     await _say_reply(update, context, reply)
 
 
@@ -467,7 +470,7 @@ def register_handlers(app: Application) -> None:
     app.add_handler(CallbackQueryHandler(press_more, pattern=f"^{CB_MORE}:."))
     app.add_handler(CallbackQueryHandler(
         press_in_private, pattern=f"^{CB_REGION}:.|^{CB_PLEDGE}$|^{CB_DELETE}:[yn]$"))
-    app.add_handler(CallbackQueryHandler(press_admin, pattern=f"^{CB_ADMIN}:(ok|no):."))
+    app.add_handler(CallbackQueryHandler(press_admin, pattern=f"^{CB_ADMIN}:(ok|no|m|l):."))
     app.add_handler(CallbackQueryHandler(press_stale))
 
     app.add_handler(ChatMemberHandler(track_membership, ChatMemberHandler.MY_CHAT_MEMBER))

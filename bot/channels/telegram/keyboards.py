@@ -5,6 +5,7 @@ versions, so buttons already in chats keep working):
 
     a:<intent>   m:<intent>[:c<n>]   t:<topic>   ts   n   f:1:<intent> / f:0:<intent>
     r:<region | all>   p   d:y / d:n    adm:ok:<token> / adm:no:<token>
+    adm:m:<question number>   adm:l:<question number>:<intent | luar | abaikan>
 """
 
 from __future__ import annotations
@@ -42,17 +43,21 @@ _ENCODE: dict[ActionKind, tuple[str, ...]] = {
     ActionKind.DELETE_NO: (CB_DELETE, "n"),
     ActionKind.ADMIN_CONFIRM: (CB_ADMIN, "ok"),
     ActionKind.ADMIN_DISCARD: (CB_ADMIN, "no"),
+    ActionKind.ADMIN_MISS: (CB_ADMIN, "m"),
+    ActionKind.ADMIN_LEARN: (CB_ADMIN, "l"),
 }
 _DECODE = {":".join(parts): kind for kind, parts in _ENCODE.items()}
 _TAKES_ARG = frozenset({ActionKind.ANSWER, ActionKind.MORE, ActionKind.TOPIC,
                         ActionKind.FEEDBACK_UP, ActionKind.FEEDBACK_DOWN, ActionKind.REGION,
-                        ActionKind.ADMIN_CONFIRM, ActionKind.ADMIN_DISCARD})
+                        ActionKind.ADMIN_CONFIRM, ActionKind.ADMIN_DISCARD,
+                        ActionKind.ADMIN_MISS, ActionKind.ADMIN_LEARN})
 # Buttons of one of these groups share rows two by two; any other button has a row of its own.
 _GROUPS = {ActionKind.TOPIC: "topic", ActionKind.TOPICS: "topic",
            ActionKind.REGION: "region",
            ActionKind.FEEDBACK_UP: "feedback", ActionKind.FEEDBACK_DOWN: "feedback",
            ActionKind.DELETE_YES: "delete", ActionKind.DELETE_NO: "delete",
-           ActionKind.ADMIN_CONFIRM: "admin", ActionKind.ADMIN_DISCARD: "admin"}
+           ActionKind.ADMIN_CONFIRM: "admin", ActionKind.ADMIN_DISCARD: "admin",
+           ActionKind.ADMIN_MISS: "admin"}
 
 
 def callback_data(*parts: str) -> str:
