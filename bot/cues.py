@@ -19,12 +19,14 @@ class Cues:
     """A set of cue phrases compiled for one normaliser.
 
     With `negations`, a phrase right after a negation ("tanpa ngajak milih", "tidak dianggap
-    kampanye": at most `MAX_GAP` words before it) does not count.
+    kampanye": at most `MAX_GAP` words before it) does not count, unless the negation starts
+    one of `not_negations` ("jangan lupa coblos nomor 1" is no negation).
     """
 
     def __init__(self, phrases: Iterable[str], normalizer: Normalizer,
-                 negations: Iterable[str] = ()) -> None:
+                 negations: Iterable[str] = (), not_negations: Iterable[str] = ()) -> None:
         self._negations = frozenset(w for n in negations for w in normalizer.words(n))
+        self._not_negations = [tuple(normalizer.words(p)) for p in not_negations]
         self.phrases: list[tuple[str, tuple[str, ...]]] = []
         for phrase in phrases:
             words = tuple(normalizer.words(phrase))
@@ -45,8 +47,15 @@ class Cues:
     def _in_order(self, cue: tuple[str, ...], words: Sequence[str]) -> bool:
         """Whether `cue` occurs in order, at most MAX_GAP words apart, and not negated."""
         for start, word in enumerate(words):
-            if word == cue[0] and _follows(cue, words, start) and not self._negations.intersection(
-                    words[max(0, start - MAX_GAP) : start]):
+            if word == cue[0] and _follows(cue, words, start) and not self._negated(words, start):
+                return True
+        return False
+
+    def _negated(self, words: Sequence[str], start: int) -> bool:
+        """Whether a negation stands at most MAX_GAP words before `words[start]`."""
+        for at in range(max(0, start - MAX_GAP), start):
+            if words[at] in self._negations and not any(
+                    tuple(words[at : at + len(p)]) == p for p in self._not_negations if p):
                 return True
         return False
 

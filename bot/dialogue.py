@@ -88,9 +88,10 @@ class Dialogue:
         self.policy = policy or Policy()
         normalizer = kb.normalizer
         self._concepts = Cues(kb.concepts, normalizer)
-        self._partisan = Cues(kb.partisan, normalizer, kb.negations)
+        negations = (kb.negations, kb.not_negations)
+        self._partisan = Cues(kb.partisan, normalizer, *negations)
         self._question_types = [(t, Cues(t.cues, normalizer)) for t in kb.question_types]
-        self._conditions = {i.id: [(c, Cues(c.cues, normalizer, kb.negations))
+        self._conditions = {i.id: [(c, Cues(c.cues, normalizer, *negations))
                                    for c in i.conditions]
                             for i in kb.intents.values() if i.conditions}
 

@@ -93,6 +93,7 @@ class KnowledgeBase:
     concepts: tuple[str, ...] = ()                 # scope.yaml: election/neutrality concepts
     partisan: tuple[str, ...] = ()                 # scope.yaml: words of partisanship
     negations: tuple[str, ...] = ()                # scope.yaml: words that void a cue after them
+    not_negations: tuple[str, ...] = ()            # scope.yaml: … except in these ("jangan lupa")
     question_types: tuple[QuestionType, ...] = ()  # question_types.yaml
 
     def intents_in_topic(self, topic_id: str) -> list[Intent]:
@@ -108,12 +109,8 @@ class KnowledgeBase:
         return next(iter(self.pledges.values()))
 
 
-# libyaml's parser when PyYAML was built with it (5x faster on the intent files), else Python's.
-_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-class _LineLoader(_SafeLoader):
-    """SafeLoader that remembers the line of every mapping and of each of its keys."""
+class _Lines:
+    """A loader mix-in that remembers the line of every mapping and of each of its keys."""
 
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
@@ -129,7 +126,30 @@ class _LineLoader(_SafeLoader):
             self.key_lines[(id(data), str(key_node.value))] = key_node.start_mark.line + 1
 
 
-_LineLoader.add_constructor("tag:yaml.org,2002:map", _LineLoader.construct_located_map)
+class _LineLoader(_Lines, yaml.SafeLoader):
+    """Python's parser: slower, but its error messages name the character ('\\t')."""
+
+
+# libyaml's parser when PyYAML was built with it (10x faster on the intent files); a file it
+# rejects is parsed again by Python's for the error message.
+_FastLineLoader = (type("_FastLineLoader", (_Lines, yaml.CSafeLoader), {})
+                   if hasattr(yaml, "CSafeLoader") else _LineLoader)
+for _loader in {_LineLoader, _FastLineLoader}:
+    _loader.add_constructor("tag:yaml.org,2002:map", _loader.construct_located_map)
+
+
+def _parse(text: str) -> tuple[Any, _Lines]:
+    """The document and the loader that read it (for lines); raises yaml.YAMLError."""
+    for loader_class in (_FastLineLoader, _LineLoader):
+        loader = loader_class(text)
+        try:
+            return loader.get_single_data(), loader
+        except yaml.YAMLError:
+            if loader_class is _LineLoader:
+                raise
+        finally:
+            loader.dispose()
+    raise AssertionError("unreachable")
 
 
 class _FileReader:
@@ -139,7 +159,7 @@ class _FileReader:
         self.path = path
         self.name = str(path.relative_to(root.parent)) if root.parent in path.parents else str(path)
         self.problems = problems
-        self.loader: _LineLoader | None = None
+        self.loader: _Lines | None = None
         self.failed = False
 
     def load(self) -> Any:
@@ -149,9 +169,8 @@ class _FileReader:
             self.add(None, "", "", f"cannot read file: {exc}")
             self.failed = True
             return None
-        loader = _LineLoader(text)
         try:
-            data = loader.get_single_data()
+            data, loader = _parse(text)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             line = mark.line + 1 if mark else 0
@@ -159,8 +178,6 @@ class _FileReader:
                                          f"invalid YAML: {_one_line(exc)}"))
             self.failed = True
             return None
-        finally:
-            loader.dispose()
         self.loader = loader
         return data
 
@@ -422,7 +439,7 @@ def _load_scope(path: Path, root: Path, problems: list[Problem]) -> dict[str, tu
     """The concepts, partisanship cues and negations of scope.yaml, by key."""
     reader = _FileReader(path, root, problems)
     data = reader.load()
-    keys = ("concepts", "partisan", "negations")
+    keys = ("concepts", "partisan", "negations", "not_negations")
     if reader.failed:
         return dict.fromkeys(keys, ())
     if not isinstance(data, dict):

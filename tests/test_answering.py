@@ -269,6 +269,17 @@ def test_a_negated_cue_does_not_count() -> None:
     assert cues.first(normalizer.words("boleh ajak warga pilih dia")) == "ajak pilih"
 
 
+def test_do_not_forget_is_no_negation(dialogue: Dialogue) -> None:
+    # "jangan lupa coblos nomor 1" asks to vote for number 1: partisan, never a plain boleh
+    reply = dialogue.answer("sy PNS, boleh kirim pesan ke grup warga 'jangan lupa coblos "
+                            "nomor 1 ya'?")
+    assert reply.verdict is not Verdict.BOLEH
+    cues = Cues(["coblos nomor"], Normalizer(Lexicon()), negations=["jangan"],
+                not_negations=["jangan lupa"])
+    assert cues.first(["jangan", "lupa", "coblos", "nomor", "1"]) == "coblos nomor"
+    assert cues.first(["jangan", "coblos", "nomor", "1"]) is None
+
+
 def test_where_to_report_is_answered_by_the_reporting_intent(mini: Dialogue) -> None:
     reply = mini.answer("teman saya pns like postingan calon terus, lapornya ke mana ya?")
     assert reply.intent == "cara_lapor" and reply.verdict is Verdict.INFO
