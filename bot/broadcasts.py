@@ -34,7 +34,9 @@ only (its worker waits it out, the others keep going); one that is the channel's
 worker on that channel, and nothing else in the event loop.
 
 Each copy carries the header and stop line of `replies.broadcast_copy`; admin texts are kept
-short enough (`replies.broadcast_room`) that a copy is still one message.
+short enough (`replies.broadcast_room`) that a copy is still one message. Broadcast texts are
+markup (admins may format them, calendar texts are escaped); notices are plain text, escaped
+by the `Notifier`.
 
 Progress goes to `on_progress` at most every `progress_seconds` (and once at the end). The time
 a broadcast has spent sending is stored with it at each report, so after a crash the final
@@ -55,8 +57,9 @@ from enum import StrEnum
 from typing import Protocol
 
 from bot import replies
-from bot.chunks import split_message
+from bot.chunks import split_markup
 from bot.config import DEFAULT_BROADCAST_SENDER
+from bot.markup import escape
 from bot.models import Broadcast, BroadcastStatus, Channel, ChatRef, DeliveryStatus
 from bot.pace import FloodScope, Pace
 from bot.store import Store
@@ -131,7 +134,8 @@ class SendResult:
 class Sender(Protocol):
     """Sends one chat message; the channel's adapter (e.g. Telegram) implements it.
 
-    Contract: `text` is at most 4,096 characters and becomes exactly one message. The call
+    Contract: `text` is markup (bot/markup.py: a broadcast's own, admin notices escaped), at
+    most 4,096 characters, and becomes exactly one message in the channel's formatting. The call
     never raises for delivery problems: it maps them to a `SendResult` (RetryAfter →
     `retry`, Forbidden / chat not found → `blocked`, timeouts / 5xx / network → `transient`,
     other errors → `failed`). It does not retry, sleep or pace itself: its callers take the
@@ -270,7 +274,7 @@ class Broadcaster:
                  backoff: float = BACKOFF_BASE, max_backoff: float = BACKOFF_MAX,
                  progress_seconds: float = PROGRESS_SECONDS,
                  now: Callable[[], dt.datetime] = utc_now,
-                 split: Callable[[str], Sequence[str]] = split_message,
+                 split: Callable[[str], Sequence[str]] = split_markup,
                  frame: Frame = _default_frame) -> None:
         if workers < 1 or max_attempts < 1 or progress_seconds <= 0:
             raise ValueError("workers and max_attempts must be at least 1, progress_seconds "
@@ -470,7 +474,8 @@ class Notifier:
         self._progress: dict[tuple[int, ChatRef], tuple[str | None, float]] = {}
 
     async def __call__(self, notice: Notice) -> None:
-        """Send (or, for progress, edit) the notice in each of its chats."""
+        """Send (or, for progress, edit) the notice in each of its chats (as escaped markup)."""
+        notice = replace(notice, text=escape(notice.text))
         for chat in notice.chat_ids:
             if notice.progress_of is None:
                 await self._send(chat, notice.text)
@@ -496,7 +501,7 @@ class Notifier:
     async def _send(self, chat: ChatRef, text: str) -> str | None:
         """Send every part; return the last part's message id (None if it failed)."""
         message_id = None
-        for part in split_message(text):
+        for part in split_markup(text):
             result = await self._try(chat, lambda part=part: self.sender.send_text(chat, part),
                                      edit=False)
             if result.outcome is not Outcome.SENT:

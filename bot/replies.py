@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
+from bot.markup import escape, to_plain
 from bot.models import (
     MAX_MESSAGE_CHARS,
     Broadcast,
@@ -621,7 +622,7 @@ def render_preview(text: str, when: str | None, repeat: tuple[str, str, int] | N
 
 def render_broadcast_line(broadcast: Broadcast, tz: dt.tzinfo, audience: str) -> str:
     """One broadcast in a list: number, time, audience, origin and the start of its text."""
-    text = " ".join(broadcast.text.split())
+    text = " ".join(to_plain(broadcast.text).split())
     snippet = text if len(text) <= _SNIPPET_CHARS else text[:_SNIPPET_CHARS - 1] + "…"
     series = f" (seri #{broadcast.series})" if broadcast.series else ""
     origin = "kalender" if broadcast.origin == "calendar" else "admin"
@@ -664,8 +665,9 @@ def broadcast_header(sender: str) -> str:
 
 
 def broadcast_copy(text: str, channel: Channel, sender: str) -> str:
-    """A broadcast's text as a subscriber on `channel` receives it: header, text, stop line."""
-    return f"{broadcast_header(sender)}\n\n{text}\n\n{BROADCAST_STOP[channel]}"
+    """A broadcast's text (markup) as a subscriber on `channel` receives it: header, text, stop
+    line (both escaped)."""
+    return f"{escape(broadcast_header(sender))}\n\n{text}\n\n{escape(BROADCAST_STOP[channel])}"
 
 
 def broadcast_body(copy: str) -> str:
@@ -687,5 +689,6 @@ def broadcast_room(sender: str) -> int:
 def render_missed(broadcasts: Iterable[Broadcast], grace: dt.timedelta, tz: dt.tzinfo) -> str:
     """Tell admins which broadcasts were missed while the bot was down."""
     items = "\n".join(f"• #{b.id} {format_local_time(b.send_at, tz)}: "
-                      f"«{' '.join(b.text.split())[:_SNIPPET_CHARS]}»" for b in broadcasts)
+                      f"«{' '.join(to_plain(b.text).split())[:_SNIPPET_CHARS]}»"
+                      for b in broadcasts)
     return BROADCAST_MISSED.format(grace=int(grace.total_seconds() // 60), items=items)

@@ -25,6 +25,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo
 
+from bot.markup import escape
 from bot.models import Audience, CalendarBroadcast, Region
 
 DEFAULT_TZ = "Asia/Jakarta"
@@ -173,7 +174,8 @@ def zones(regions: Iterable[Region]) -> dict[str, tuple[str, ...]]:
 
 def calendar_broadcasts(calendar: Calendar,
                         regions: Mapping[str, Region]) -> list[CalendarBroadcast]:
-    """Every reminder send of the calendar, soonest first (past ones included)."""
+    """Every reminder send of the calendar, soonest first (past ones included); their texts
+    are markup, as every broadcast's (the calendar's own text escaped)."""
     zone_map = zones(regions.values())
     planned: list[CalendarBroadcast] = []
     for election in calendar.elections:
@@ -182,7 +184,7 @@ def calendar_broadcasts(calendar: Calendar,
             if not election.regions and item.tz == DEFAULT_TZ:
                 audience = (*audience, None)
             planned.append(CalendarBroadcast(key=item.key, send_at=item.send_at,
-                                             regions=audience, text=item.text))
+                                             regions=audience, text=escape(item.text)))
     return sorted(planned, key=lambda p: (p.send_at, p.key))
 
 

@@ -22,13 +22,23 @@ from bot import markup, replies
 from bot.admin import Admin
 from bot.channels.console import run_console
 from bot.channels.whatsapp.interactive import render
+from bot.channels.whatsapp.sender import template_parameter
 from bot.chunks import split_markup
 from bot.config import Settings
 from bot.dialogue import Dialogue
 from bot.knowledge import KnowledgeBase
-from bot.models import Action, ActionKind, ChatRef
+from bot.models import (
+    Action,
+    ActionKind,
+    Broadcast,
+    BroadcastStatus,
+    Channel,
+    ChatRef,
+    Origin,
+)
 from bot.services import build_services
 from bot.store import Store
+from bot.timetable import calendar_broadcasts
 from tests.fake_bot_api import FakeBotApi, parse_html
 from tests.telegram_harness import Harness, ManualClock, running_bot, settings_for
 
@@ -265,3 +275,57 @@ def test_good_broadcast_markup_is_kept_and_bare_characters_escaped(admin: Admin,
                       '<a href="https://bkn.go.id">BKN</a>')
     assert markup.problem(stored) is None
     assert parse_html(stored)[0] == "Q&A netralitas: usia < 30, BKN"
+
+
+# -- broadcasts go out formatted ------------------------------------------------------------
+LATER = dt.datetime(2031, 3, 2, 1, 0, tzinfo=dt.UTC)  # after the real clock (see broadcast e2e)
+
+
+@pytest.fixture
+async def broadcasting(fake_api: FakeBotApi, kb: KnowledgeBase, dialogue: Dialogue,
+                       tmp_path: Path) -> AsyncIterator[Harness]:
+    settings = settings_for(fake_api, tmp_path / "bot.sqlite3", broadcast_rate=1000.0,
+                            admin_ids=frozenset({int(ADMIN_USER.id)}))
+    async with running_bot(fake_api, kb, settings, ManualClock(LATER), dialogue) as harness:
+        yield harness
+
+
+async def test_a_formatted_broadcast_arrives_formatted_with_its_header_escaped(
+        broadcasting: Harness) -> None:
+    bot, admin_id, subscriber = broadcasting, int(ADMIN_USER.id), 77001
+    bot.services.store.subscribe(ChatRef.telegram(subscriber), None, bot.clock())
+    preview = await bot.ask(admin_id, '/siaran sekarang\n<b>Penting</b>: Q&A <i>usia</i> < 30, '
+                                      '<a href="https://bkn.go.id">BKN</a>')
+    ok = next(d for d in preview.button_data() if d.startswith("adm:ok:"))
+    await bot.press(preview, ok, user_id=admin_id)
+    assert bot.services.scheduler is not None
+    await bot.services.scheduler.idle()
+    (copy,) = bot.api.sent(subscriber)
+    assert copy.params["parse_mode"] == "HTML"
+    header, body, stop = copy.text.split("\n\n")
+    assert header == replies.broadcast_header(Settings().broadcast_sender)
+    assert body == "Penting: Q&A usia < 30, BKN" and copy.bold() == ["Penting"]
+    assert {"type": "text_link", "url": "https://bkn.go.id"}.items() <= next(
+        e for e in copy.entities() if e["type"] == "text_link").items()
+    assert stop == replies.BROADCAST_STOP[Channel.TELEGRAM]
+    notices = [r for r in bot.api.requests() if r.chat_id == admin_id
+               and r.method in ("sendMessage", "editMessageText")]
+    assert notices and all(r.ok for r in notices)  # progress and result are escaped text
+    listing = await bot.ask(admin_id, "/progres 1")
+    assert listing.ok
+
+
+def test_calendar_reminders_are_escaped_and_listed_as_plain_text(kb: KnowledgeBase) -> None:
+    broadcast = Broadcast(1, markup.escape("Q&A <pemilu>"), LATER, BroadcastStatus.SCHEDULED,
+                          Origin.CALENDAR)
+    line = replies.render_broadcast_line(broadcast, dt.UTC, "semua")
+    assert "«Q&A <pemilu>»" in line
+    planned = calendar_broadcasts(kb.calendar, kb.regions)
+    assert planned and all(markup.problem(p.text) is None and parse_html(p.text)
+                           for p in planned)
+
+
+def test_whatsapp_broadcasts_use_whatsapp_formatting() -> None:
+    copy = replies.broadcast_copy("<b>Penting</b> &amp; segera", Channel.WHATSAPP, "Tanya Netral")
+    assert markup.to_whatsapp(copy).split("\n\n")[1] == "*Penting* & segera"
+    assert template_parameter(copy) == "Penting & segera"

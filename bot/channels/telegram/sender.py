@@ -23,6 +23,7 @@ import logging
 import warnings
 
 from telegram import Bot, LinkPreviewOptions
+from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
     Forbidden,
@@ -112,7 +113,7 @@ class TelegramSender:
     async def send_text(self, chat: ChatRef, text: str) -> SendResult:
         """Send `text` to `chat` once; never raise for a Telegram error, never retry."""
         try:
-            sent = await self.bot.send_message(int(chat.id), text,
+            sent = await self.bot.send_message(int(chat.id), text, parse_mode=ParseMode.HTML,
                                                link_preview_options=_NO_PREVIEW)
         except TelegramError as exc:
             return _mapped(exc)
@@ -122,7 +123,7 @@ class TelegramSender:
         """Replace a sent message's text once; "message is not modified" counts as sent."""
         try:
             await self.bot.edit_message_text(text, chat_id=int(chat.id),
-                                             message_id=int(message_id),
+                                             message_id=int(message_id), parse_mode=ParseMode.HTML,
                                              link_preview_options=_NO_PREVIEW)
         except TelegramError as exc:
             if isinstance(exc, BadRequest) and NOT_MODIFIED in exc.message.lower():

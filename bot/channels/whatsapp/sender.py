@@ -31,6 +31,7 @@ from pywa_async.types.templates import TemplateLanguage
 
 from bot import replies
 from bot.broadcasts import SendResult, utc_now
+from bot.markup import to_plain, to_whatsapp
 from bot.models import ChatRef
 from bot.pace import FloodScope
 
@@ -54,7 +55,7 @@ def template_parameter(text: str) -> str:
 
     The template has its own header and stop line, so a broadcast copy's are left out.
     """
-    flat = " ".join(replies.broadcast_body(text).split())
+    flat = " ".join(to_plain(replies.broadcast_body(text)).split())
     return flat if len(flat) <= MAX_TEMPLATE_PARAM else flat[:MAX_TEMPLATE_PARAM - 1] + "…"
 
 
@@ -94,7 +95,7 @@ class WhatsAppSender:
             "template refused: re-engagement required")
 
     async def _text(self, chat: ChatRef, text: str) -> str:
-        sent = await self.client.send_message(to=chat.id, text=text)
+        sent = await self.client.send_message(to=chat.id, text=to_whatsapp(text))
         return sent.id
 
     async def _template(self, chat: ChatRef, text: str) -> str:
