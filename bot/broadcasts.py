@@ -248,7 +248,7 @@ class _Run:
     sent_before: float                # seconds spent sending in earlier runs
     reported: float                   # clock reading of the last progress report
     parts: dict[Channel, Sequence[str]] = field(default_factory=dict)
-    sent_here: int = 0
+    done_here: int = 0                # deliveries ended in this run (for the ETA)
     retry_afters: int = 0
 
 
@@ -359,8 +359,8 @@ class Broadcaster:
         broadcast = self.store.broadcast(run.broadcast.id) or run.broadcast
         report = report_for(self.store, broadcast)
         here = self.clock() - run.started
-        eta = (dt.timedelta(seconds=report.pending * here / run.sent_here)
-               if run.sent_here and not report.finished else None)
+        eta = (dt.timedelta(seconds=report.pending * here / run.done_here)
+               if run.done_here and not report.finished else None)
         return replace(report, elapsed=dt.timedelta(seconds=self._sending_seconds(run)),
                           eta=eta)
 
@@ -374,8 +374,7 @@ class Broadcaster:
                 continue  # left the audience since it was fixed
             status, error, message_id = await self._send_parts(run, chat)
             self.store.finish_delivery(bid, chat, status, self.now(), error, message_id)
-            if status is DeliveryStatus.SENT:
-                run.sent_here += 1
+            run.done_here += 1
             if self.clock() - run.reported >= self.progress_seconds and run.chats:
                 run.reported = self.clock()
                 self.store.record_sending_time(bid, self._sending_seconds(run))
