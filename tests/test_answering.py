@@ -269,6 +269,17 @@ def test_a_negated_cue_does_not_count() -> None:
     assert cues.first(normalizer.words("boleh ajak warga pilih dia")) == "ajak pilih"
 
 
+@pytest.mark.parametrize(("question", "partisan"), [
+    ("boleh ngajak warga nyoblos ke tps tgl 14?", False),      # a call to vote
+    ("boleh ngajak warga nyoblos paslon nomor 2?", True),       # a call to vote for someone
+    ("sy ajak tetangga pilih dia aja, masalah?", True),
+])
+def test_a_call_to_vote_is_not_partisan_a_call_to_vote_for_someone_is(
+        kb: KnowledgeBase, question: str, partisan: bool) -> None:
+    cues = Cues(kb.partisan, kb.normalizer, kb.negations, kb.not_negations)
+    assert (cues.first(kb.normalizer.words(question)) is not None) is partisan
+
+
 def test_do_not_forget_is_no_negation(dialogue: Dialogue) -> None:
     # "jangan lupa coblos nomor 1" asks to vote for number 1: partisan, never a plain boleh
     reply = dialogue.answer("sy PNS, boleh kirim pesan ke grup warga 'jangan lupa coblos "
