@@ -329,3 +329,24 @@ def test_whatsapp_broadcasts_use_whatsapp_formatting() -> None:
     copy = replies.broadcast_copy("<b>Penting</b> &amp; segera", Channel.WHATSAPP, "Tanya Netral")
     assert markup.to_whatsapp(copy).split("\n\n")[1] == "*Penting* & segera"
     assert template_parameter(copy) == "Penting & segera"
+
+
+def test_the_long_message_note_keeps_the_bold_on_the_verdict(dialogue: Dialogue) -> None:
+    reply = dialogue.answer(FOTO + " " + "sy cuma mau tanya. " * 260)  # over 4,000 characters
+    assert reply.text.startswith(replies.TOO_LONG_NOTE) and reply.brief is not None
+    for shown in (reply.shown(), dialogue.answer(FOTO).with_note("x").shown()):
+        start, end = shown.bold[0]
+        assert shown.text[start:end].startswith("⛔ DILARANG — ")
+
+
+@pytest.mark.parametrize("data", ["f:2:foto_bersama_calon", "f:1:", "f:0:foto_bersama_calon:x",
+                                  "m:", "ts:x", "adm:l:1"])
+async def test_telegram_malformed_callback_data_is_answered_as_stale(bot: Harness,
+                                                                     data: str) -> None:
+    answer = await bot.ask(USER, FOTO)
+    calls = await bot.press(answer, data)
+    assert calls[0].method == "answerCallbackQuery"  # the spinner stops, no error
+    assert replies.TG_ERROR not in [c.text for c in calls]
+    assert not [c for c in calls if c.method == "editMessageText"]  # the answer is untouched
+    assert bot.services.store.db["feedback"].count == 0
+    assert bot.services.store.recent_misses() == []
