@@ -363,7 +363,8 @@ async def test_reload_with_a_broken_edit_keeps_answering_with_the_old_knowledge(
                            encoding="utf-8")
         failed = (await bot.ask(ADMIN, "/muatulang")).text
         assert failed.startswith(replies.ADMIN_RELOAD_FAILED.split("{")[0])
-        assert "intents/foto_medsos.yaml:9: foto_bersama_calon: verdict:" in failed
+        line = good[: good.index("    verdict: dilarang\n")].count("\n") + 1
+        assert f"intents/foto_medsos.yaml:{line}: foto_bersama_calon: verdict:" in failed
         assert bot.services.kb is kb and bot.services.dialogue is dialogue
         answer = await bot.ask(STRANGER, FOTO_QUESTION)
         assert answer.text.startswith("⛔ DILARANG") and old_title in answer.text
