@@ -233,12 +233,12 @@ class Dialogue:
     # -- building replies -----------------------------------------------------------------
     def reply_for(self, intent: Intent, confidence: float = 1.0,
                   also: list[Scored] | None = None, words: list[str] | None = None,
-                  condition: Condition | None = None) -> Reply:
+                  condition: Condition | None = None, facet: Facet | None = None) -> Reply:
         """Build the reply for a known intent (free text match or a pressed button).
 
         With the question's `words`, a condition the question breaks makes the verdict
         stricter, and a why/sanction/basis question is answered from that facet as `info`.
-        `condition` is one already known broken (a "Selengkapnya" button names it). A long
+        `condition` and `facet` are already known (a "Selengkapnya" button names them). A long
         answer gets its brief (see `Reply`).
         """
         confidence = min(confidence, 1.0)
@@ -266,18 +266,22 @@ class Dialogue:
             other = self.reply_for(self.kb.intents[asked.intent], confidence)
             rule = Choice(intent.title, intent.id)
             return replace(other, buttons=(rule, *[b for b in other.buttons if b != rule])[:4])
-        facet = asked.facet if asked is not None else None
-        brief = None
+        facet = facet or (asked.facet if asked is not None else None)
+        more = ":".join([intent.id, *([f"c{intent.conditions.index(broken)}"] if broken else []),
+                         *([f"f{facet}"] if facet else [])])
         if facet is not None:
-            text, bold = replies.render_facet(intent, sources, facet, _facet_text(intent, facet),
-                                              rule=verdict or Verdict.INFO, lead=lead)
+            facet_text = _facet_text(intent, facet)
+            rule = verdict or Verdict.INFO
+            text, bold = replies.render_facet(intent, sources, facet, facet_text, rule, lead)
+            brief_text = replies.render_facet_brief(intent, facet, facet_text, rule, lead)
             verdict = Verdict.INFO
         else:
             text, bold = replies.render_answer(intent, sources, verdict=verdict, lead=lead)
-            if len(text) > replies.LONG_ANSWER_CHARS:
-                more = intent.id + (f":c{intent.conditions.index(broken)}" if broken else "")
-                brief = Shown(*replies.render_brief(intent, verdict, lead),
-                              (Choice(replies.MORE_BUTTON, Action(ActionKind.MORE, more)),))
+            brief_text = replies.render_brief(intent, verdict, lead)
+        brief = None
+        if len(text) > replies.LONG_ANSWER_CHARS:
+            brief = Shown(*brief_text,
+                          (Choice(replies.MORE_BUTTON, Action(ActionKind.MORE, more)),))
         return Reply(
             kind=ReplyKind.ANSWER, text=text[:MAX_MESSAGE_CHARS],
             intent=intent.id, verdict=verdict, confidence=confidence,
@@ -285,19 +289,27 @@ class Dialogue:
         )
 
     def more(self, arg: str) -> Reply:
-        """The whole answer behind a "Selengkapnya" button: `arg` is the intent id, with
-        ":c<n>" when the question broke its n-th condition. Forged or stale data (an unknown
-        intent or condition) gets the stale-button reply."""
-        intent_id, _, option = arg.partition(":")
+        """The whole answer behind a "Selengkapnya" button: `arg` is the intent id, then
+        ":c<n>" when the question broke its n-th condition and ":f<facet>" when it asked for a
+        facet. Forged or stale data (an unknown intent, condition or facet) gets the
+        stale-button reply."""
+        intent_id, *options = arg.split(":")
         intent = self.kb.intents.get(intent_id)
-        number = option.removeprefix("c")
-        if (intent is None or intent.kind is not IntentKind.ANSWER
-                or (option and not (option.startswith("c") and number.isdecimal()
-                                   and int(number) < len(intent.conditions)))):
+        condition, facet = None, None
+        for option in options if intent is not None else ():
+            number = option.removeprefix("c")
+            if option.startswith("c") and number.isdecimal() and condition is None \
+                    and int(number) < len(intent.conditions):
+                condition = intent.conditions[int(number)]
+            elif option.startswith("f") and facet is None and option[1:] in _FACETS:
+                facet = Facet(option[1:])
+            else:
+                intent = None
+                break
+        if intent is None or intent.kind is not IntentKind.ANSWER:
             return Reply(kind=ReplyKind.FALLBACK, text=replies.UNKNOWN_INTENT,
                          buttons=self._topic_buttons())
-        condition = intent.conditions[int(number)] if option else None
-        return replace(self.reply_for(intent, condition=condition), brief=None)
+        return replace(self.reply_for(intent, condition=condition, facet=facet), brief=None)
 
     def answer_intent(self, intent_id: str) -> Reply:
         """Reply to a pressed button that names an intent."""
@@ -375,6 +387,7 @@ class Dialogue:
 
 
 _STRICT = (Verdict.DILARANG, Verdict.BERSYARAT)
+_FACETS = frozenset(Facet)
 _RULES = (Verdict.BOLEH, Verdict.DILARANG, Verdict.BERSYARAT)
 _SENTENCE_END = re.compile(r"(?<=[.?!\n])\s+")
 _ASKING = re.compile(r"\?|\b(boleh|bolehkah|apakah|gimana|bagaimana|bisa|melanggar|aman|"

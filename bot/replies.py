@@ -150,6 +150,21 @@ def render_brief(intent: Intent, verdict: Verdict | None = None, lead: str | Non
     return _styled(parts)
 
 
+def render_facet_brief(intent: Intent, facet: Facet, facet_text: str | None, rule: Verdict,
+                       lead: str | None = None) -> Styled:
+    """The short form of a facet answer: the facet's first sentences, the rule in one sentence,
+    the caution's first."""
+    parts = [_verdict_line(intent, Verdict.INFO),
+             *([(f"{FACET_LEADS[facet]} ", first_sentences(facet_text, BRIEF_SENTENCES,
+                                                           BRIEF_CHARS))] if facet_text else []),
+             (RULE_PREFIX, f"{VERDICT_WORDS[rule]}. "
+                           + first_sentences(lead or intent.answer, 1 if facet_text else
+                                             BRIEF_SENTENCES, BRIEF_CHARS))]
+    if intent.caution:
+        parts.append((CAUTION_PREFIX, first_sentences(intent.caution, 1, CAUTION_LINE_CHARS)))
+    return _styled(parts)
+
+
 def first_sentences(text: str, count: int, limit: int) -> str:
     """The first sentences of `text` (at least one, at most `count`, within `limit` characters
     after the first); a first sentence longer than `limit` is cut at a word, with "…"."""

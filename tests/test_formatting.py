@@ -34,6 +34,7 @@ from bot.models import (
     BroadcastStatus,
     Channel,
     ChatRef,
+    Facet,
     Origin,
 )
 from bot.services import build_services
@@ -350,3 +351,24 @@ async def test_telegram_malformed_callback_data_is_answered_as_stale(bot: Harnes
     assert not [c for c in calls if c.method == "editMessageText"]  # the answer is untouched
     assert bot.services.store.db["feedback"].count == 0
     assert bot.services.store.recent_misses() == []
+
+
+def test_a_facet_answer_has_its_short_form_too(dialogue: Dialogue, kb: KnowledgeBase) -> None:
+    intent = kb.intents[FOTO_INTENT]
+    reply = dialogue.reply_for(intent, facet=Facet.SANCTION)
+    assert reply.verdict == "info" and reply.brief is not None
+    shown = reply.shown()
+    assert shown.text.startswith("ℹ️ INFO") and replies.FACET_LEADS[Facet.SANCTION] in shown.text
+    assert replies.SOURCES_PREFIX not in shown.text and len(shown.text) < len(reply.text)
+    action = shown.buttons[0].action
+    assert action == Action(ActionKind.MORE, f"{FOTO_INTENT}:fsanction")
+    assert dialogue.more(action.arg).text == reply.text
+    for forged in (f"{FOTO_INTENT}:fnope", f"{FOTO_INTENT}:fwhy:fwhy", f"{FOTO_INTENT}:c0:c0"):
+        assert dialogue.more(forged).text == replies.UNKNOWN_INTENT, forged
+
+
+def test_a_sanction_question_is_answered_short_first(dialogue: Dialogue) -> None:
+    reply = dialogue.answer("sanksinya apa kalau pns posting foto bareng paslon?")
+    if reply.verdict == "info" and reply.brief is not None:
+        arg = reply.shown().buttons[0].action.arg
+        assert ":f" in arg and dialogue.more(arg).text == reply.text
