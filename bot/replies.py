@@ -310,6 +310,8 @@ TG_ABOUT_SOURCES = "📚 Sumber ({count}):"
 TG_ABOUT_REVIEWED = "🗓️ Terakhir ditinjau: {date}"
 TG_ABOUT_NOT_REVIEWED = "🗓️ Tanggal tinjauan belum tercatat."
 TG_ABOUT_OTHER = "Lainnya"
+TG_ABOUT_COUNTED = "Juga: {kinds}. Setiap jawaban menyebut sumbernya sendiri."
+_ABOUT_LISTED = ("regulation", "decision")
 _SOURCE_KIND_LABELS = {
     "regulation": "Peraturan",
     "decision": "Putusan",
@@ -333,10 +335,16 @@ def render_about(sources: Iterable[Source], reviewed: dt.date | None) -> str:
         groups.setdefault(source.kind, []).append(source.short)
     lines = [TG_ABOUT_HEADER, TG_ABOUT_SOURCES.format(count=len(sources))]
     kinds = [*_SOURCE_KIND_LABELS, *(k for k in groups if k not in _SOURCE_KIND_LABELS)]
+    counted = []
     for kind in kinds:
         if kind in groups:
             label = _SOURCE_KIND_LABELS.get(kind, TG_ABOUT_OTHER)
-            lines.append(f"{label}:\n" + "\n".join(f"• {s}" for s in groups[kind]))
+            if kind in _ABOUT_LISTED:  # the legal basis in full; the rest would fill pages
+                lines.append(f"{label}:\n" + "\n".join(f"• {s}" for s in groups[kind]))
+            else:
+                counted.append(f"{label} {len(groups[kind])}")
+    if counted:
+        lines.append(TG_ABOUT_COUNTED.format(kinds=", ".join(counted)))
     lines.append(TG_ABOUT_REVIEWED.format(date=format_date(reviewed)) if reviewed
                  else TG_ABOUT_NOT_REVIEWED)
     return "\n\n".join(lines)

@@ -162,8 +162,11 @@ async def test_lapor_jadwal_and_tentang(bot: Harness) -> None:
     assert schedule.text
     since = bot.api.mark()
     await bot.command(USER, "tentang")
-    about = "\n".join(r.text or "" for r in bot.api.sent(USER, since))  # long: in parts
+    sent = bot.api.sent(USER, since)
+    assert len(sent) == 1  # one chat message: regulations listed, news and statements counted
+    about = sent[0].text or ""
     assert "Sumber (" in about and "Terakhir ditinjau" in about
+    assert "UU 20/2023" in about and "Berita " in about
 
 
 async def test_subscribe_with_a_region_then_stop(bot: Harness) -> None:
