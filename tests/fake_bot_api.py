@@ -554,12 +554,10 @@ class FakeBotApi:
         chat_id = _int_or_none(params.get("chat_id"))
         if chat_id is None or "text" not in params:
             return ApiError(400, "Bad Request: chat_id and text are required")
-        shown = _shown_text(params)
+        shown = _shown_text(params, "message is too long")
         if isinstance(shown, ApiError):
             return shown
         text, entities = shown
-        if len(text) > 4096:
-            return ApiError(400, "Bad Request: message is too long")
         message: dict[str, Any] = {"message_id": next(self._message_ids),
                                    "date": int(time.time()), "chat": self._chat_locked(chat_id),
                                    "from": self.bot, "text": text}
@@ -588,12 +586,10 @@ class FakeBotApi:
         return dict(message)
 
     def _api_editMessageText(self, params: dict[str, Any]) -> Any:
-        shown = _shown_text(params)
+        shown = _shown_text(params, "MESSAGE_TOO_LONG")
         if isinstance(shown, ApiError):
             return shown
         text, entities = shown
-        if len(text) > 4096:
-            return ApiError(400, "Bad Request: MESSAGE_TOO_LONG")
         return self._edit(params, text=text, entities=entities or None)
 
     def _api_editMessageReplyMarkup(self, params: dict[str, Any]) -> Any:
@@ -746,15 +742,17 @@ def parse_html(markup: str) -> tuple[str, list[dict[str, Any]]]:
     return "".join(text), sorted(entities, key=lambda e: (e["offset"], -e["length"]))
 
 
-def _shown_text(params: dict[str, Any]) -> tuple[str, list[dict[str, Any]]] | ApiError:
-    """A send's or an edit's text as the user sees it, or Telegram's 400 for bad markup."""
-    text = str(params.get("text", ""))
-    if params.get("parse_mode") != "HTML":
-        return text, []
-    try:
-        return parse_html(text)
-    except ValueError as exc:
-        return ApiError(400, f"Bad Request: {exc}")
+def _shown_text(params: dict[str, Any],
+                too_long: str) -> tuple[str, list[dict[str, Any]]] | ApiError:
+    """A send's or an edit's text as the user sees it and its entities, or Telegram's 400 for
+    bad markup or (with the method's own wording) a text over 4,096 characters."""
+    shown: tuple[str, list[dict[str, Any]]] = (str(params.get("text", "")), [])
+    if params.get("parse_mode") == "HTML":
+        try:
+            shown = parse_html(shown[0])
+        except ValueError as exc:
+            return ApiError(400, f"Bad Request: {exc}")
+    return ApiError(400, f"Bad Request: {too_long}") if len(shown[0]) > 4096 else shown
 
 
 def _int_or_none(value: Any) -> int | None:

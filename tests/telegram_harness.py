@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import os
+import signal
+import subprocess
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
@@ -109,6 +112,28 @@ class Harness:
         update_id = self.api.press(message, data, user_id)
         await self.processed(update_id)
         return [r for r in self.api.requests(since=since) if r.method != "getUpdates"]
+
+
+def run_until_polling(command: list[str], cwd: Path, env: dict[str, str], api: FakeBotApi,
+                      db_path: Path, stop_signal: str, stop_timeout: float) -> tuple[int, str]:
+    """Run `command` (`main.py run` as a service or container starts it) against `api` with
+    `env` on top of this process's environment (minus its bot settings); once it polls, stop
+    it with `stop_signal`. Returns its exit code and output."""
+    environment = {k: v for k, v in os.environ.items()
+                   if not k.startswith(("TELEGRAM_", "WEBHOOK_", "WHATSAPP_", "DB_"))}
+    environment.update(env, TELEGRAM_BOT_TOKEN=api.token, TELEGRAM_BASE_URL=api.url,
+                       DB_PATH=str(db_path))
+    process = subprocess.Popen(command, cwd=cwd, env=environment, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    try:
+        api.wait_for(lambda r: r.method == "getUpdates", timeout=90)  # polling: started
+        process.send_signal(getattr(signal, stop_signal))
+        output, _ = process.communicate(timeout=stop_timeout)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    return process.returncode, output
 
 
 def settings_for(api: FakeBotApi, db_path: Path, **overrides: object) -> Settings:

@@ -9,16 +9,14 @@ fake Bot API; `docker stop`'s signal (STOPSIGNAL) ends it cleanly.
 from __future__ import annotations
 
 import json
-import os
 import shlex
-import signal
-import subprocess
 import sys
 from pathlib import Path
 
 from bot.config import Settings
 from tests.conftest import ROOT
 from tests.fake_bot_api import FakeBotApi
+from tests.telegram_harness import run_until_polling
 
 DOCKERFILE = ROOT / "Dockerfile"
 STOP_TIMEOUT = 30  # seconds; `docker stop`'s default grace is 10, the bot needs far less
@@ -81,19 +79,7 @@ def test_the_cmd_starts_the_bot_and_stops_on_the_stop_signal(fake_api: FakeBotAp
                                                              tmp_path: Path) -> None:
     command = json.loads(_one("CMD"))
     assert command == ["python", "main.py", "run"]
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("TELEGRAM_", "WEBHOOK_", "WHATSAPP_", "DB_"))}
-    env.update(_env(), TELEGRAM_BOT_TOKEN=fake_api.token, TELEGRAM_BASE_URL=fake_api.url,
-               DB_PATH=str(tmp_path / "bot.sqlite3"))
-    process = subprocess.Popen([sys.executable, *command[1:]], cwd=ROOT, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        fake_api.wait_for(lambda r: r.method == "getUpdates", timeout=90)  # polling: started
-        process.send_signal(getattr(signal, _one("STOPSIGNAL")))
-        output, _ = process.communicate(timeout=STOP_TIMEOUT)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    assert process.returncode == 0, output
+    code, output = run_until_polling([sys.executable, *command[1:]], ROOT, _env(), fake_api,
+                                     tmp_path / "bot.sqlite3", _one("STOPSIGNAL"), STOP_TIMEOUT)
+    assert code == 0, output
     assert "Traceback" not in output

@@ -372,3 +372,14 @@ def test_a_sanction_question_is_answered_short_first(dialogue: Dialogue) -> None
     if reply.verdict == "info" and reply.brief is not None:
         arg = reply.shown().buttons[0].action.arg
         assert ":f" in arg and dialogue.more(arg).text == reply.text
+
+
+async def test_telegram_small_talk_has_no_keyboard_and_all_topics_opens_the_menu(
+        bot: Harness, tricky_kb: KnowledgeBase) -> None:
+    thanks = await bot.ask(USER, "makasih")
+    assert thanks.buttons() == []
+    fallback = await bot.ask(USER, "resep rendang")
+    assert fallback.button_data() == ["ts"]
+    (menu,) = [c for c in await bot.press(fallback, "ts") if c.method == "sendMessage"]
+    assert menu.text == replies.TOPIC_MENU
+    assert len(menu.buttons()) == len([t for t in tricky_kb.topics.values() if not t.hidden])

@@ -1,10 +1,8 @@
 """Which buttons come with which reply (issue 9): no topic menu under small talk, and a
-fallback offers the three topics nearest to the question plus "Semua topik"."""
+fallback offers the three topics nearest to the question plus "Semua topik" (on Telegram:
+tests/test_formatting.py)."""
 
 from __future__ import annotations
-
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -12,19 +10,8 @@ from bot import replies
 from bot.dialogue import NEAREST_TOPICS, Dialogue
 from bot.knowledge import KnowledgeBase
 from bot.models import Action, ActionKind, ReplyKind
-from tests.fake_bot_api import FakeBotApi
-from tests.telegram_harness import Harness, ManualClock, running_bot, settings_for
 
-USER = 4001
 ALL_TOPICS = Action(ActionKind.TOPICS)
-
-
-@pytest.fixture
-async def bot(fake_api: FakeBotApi, kb: KnowledgeBase, dialogue: Dialogue,
-              tmp_path: Path) -> AsyncIterator[Harness]:
-    settings = settings_for(fake_api, tmp_path / "bot.sqlite3")
-    async with running_bot(fake_api, kb, settings, ManualClock(), dialogue) as harness:
-        yield harness
 
 
 @pytest.mark.parametrize("text", ["makasih", "halo", "terima kasih ya min"])
@@ -60,14 +47,3 @@ def test_no_fallback_carries_the_whole_menu(dialogue: Dialogue, kb: KnowledgeBas
                  "", "mau tanya dong min"):
         reply = dialogue.answer(text)
         assert len(reply.buttons) <= NEAREST_TOPICS + 1 < menu, text
-
-
-async def test_telegram_small_talk_has_no_keyboard_and_all_topics_opens_the_menu(
-        bot: Harness, kb: KnowledgeBase) -> None:
-    thanks = await bot.ask(USER, "makasih")
-    assert thanks.buttons() == []
-    fallback = await bot.ask(USER, "resep rendang")
-    assert fallback.button_data() == ["ts"]
-    (menu,) = [c for c in await bot.press(fallback, "ts") if c.method == "sendMessage"]
-    assert menu.text == replies.TOPIC_MENU
-    assert len(menu.buttons()) == len([t for t in kb.topics.values() if not t.hidden])

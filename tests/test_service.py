@@ -7,14 +7,12 @@ Bot API; a configuration error exits 2, which the unit does not restart.
 from __future__ import annotations
 
 import configparser
-import os
 import shlex
-import signal
-import subprocess
 from pathlib import Path
 
 from tests.conftest import ROOT
 from tests.fake_bot_api import FakeBotApi
+from tests.telegram_harness import run_until_polling
 
 UNIT = ROOT / "deploy" / "tanya-netral.service"
 INSTALL_DIR = "/opt/tanya-netral"
@@ -33,21 +31,10 @@ def test_the_unit_starts_the_bot_and_stops_on_its_kill_signal(fake_api: FakeBotA
     command = shlex.split(service["ExecStart"].replace(INSTALL_DIR, str(ROOT)))
     cwd = service["WorkingDirectory"].replace(INSTALL_DIR, str(ROOT))
     unit_env = dict(item.split("=", 1) for item in shlex.split(service["Environment"]))
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("TELEGRAM_", "WEBHOOK_", "WHATSAPP_", "DB_"))}
-    env.update(unit_env, TELEGRAM_BOT_TOKEN=fake_api.token, TELEGRAM_BASE_URL=fake_api.url,
-               DB_PATH=str(tmp_path / "bot.sqlite3"))
-    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
-    try:
-        fake_api.wait_for(lambda r: r.method == "getUpdates", timeout=90)  # polling: started
-        process.send_signal(getattr(signal, service["KillSignal"]))
-        output, _ = process.communicate(timeout=float(service["TimeoutStopSec"]))
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    assert process.returncode == 0, output
+    code, output = run_until_polling(command, Path(cwd), unit_env, fake_api,
+                                     tmp_path / "bot.sqlite3", service["KillSignal"],
+                                     float(service["TimeoutStopSec"]))
+    assert code == 0, output
     assert "Traceback" not in output
 
 
