@@ -19,8 +19,8 @@ class Cues:
     """A set of cue phrases compiled for one normaliser.
 
     With `negations`, a phrase right after a negation ("tanpa ngajak milih", "tidak dianggap
-    kampanye": at most `MAX_GAP` words before it) does not count, unless the negation starts
-    one of `not_negations` ("jangan lupa coblos nomor 1" is no negation).
+    kampanye": at most `MAX_GAP` words before it) does not count, unless the negation is part of
+    one of `not_negations` there ("jangan lupa coblos nomor 1", "boleh gak sy posting …").
     """
 
     def __init__(self, phrases: Iterable[str], normalizer: Normalizer,
@@ -52,11 +52,20 @@ class Cues:
         return False
 
     def _negated(self, words: Sequence[str], start: int) -> bool:
-        """Whether a negation stands at most MAX_GAP words before `words[start]`."""
+        """Whether a negation stands at most MAX_GAP words before `words[start]` (and is not
+        part of a not-negation there: "boleh gak sy posting …" asks, it does not negate)."""
         for at in range(max(0, start - MAX_GAP), start):
-            if words[at] in self._negations and not any(
-                    tuple(words[at : at + len(p)]) == p for p in self._not_negations if p):
+            if words[at] in self._negations and not self._not_negation_at(words, at):
                 return True
+        return False
+
+    def _not_negation_at(self, words: Sequence[str], at: int) -> bool:
+        for phrase in self._not_negations:
+            for offset, word in enumerate(phrase):
+                begin = at - offset
+                if word == words[at] and begin >= 0 and \
+                        tuple(words[begin : begin + len(phrase)]) == phrase:
+                    return True
         return False
 
 

@@ -164,11 +164,11 @@ class Dialogue:
         if confident:
             broken = self._broken_condition(intent, reading.words)
             if broken is None and self._unsafe_boleh(intent, reading, policy):
-                # An unsure "boleh": let the user pick between it and the stricter readings.
+                # An unsure "boleh": let the user pick between it and the stricter readings;
+                # with none to offer, no "boleh" at all.
                 stricter = [s for s in ranked[1:]
                             if self.kb.intents[s.intent].verdict in _STRICT][:2]
-                if stricter:
-                    return self._clarify([top, *stricter])
+                return self._clarify([top, *stricter]) if stricter else self.fallback()
             return self.reply_for(intent, confidence=top.score, also=close[:2],
                                   words=reading.words)
         if close:

@@ -278,7 +278,12 @@ def _load_lexicon(path: Path, root: Path, problems: list[Problem]) -> Lexicon:
         if not isinstance(value, dict):
             reader.add(data, "lexicon", field, "must be a mapping of word -> replacement")
             return {}
-        return {str(k).lower(): "" if v is None else str(v).lower() for k, v in value.items()}
+        for key in value:
+            if not isinstance(key, str):  # YAML reads a bare no/yes/on as a boolean
+                reader.add(value, "lexicon", field,
+                           f"key {key!r} is not a word: quote it (\"no\": nomor)")
+        return {k.lower(): "" if v is None else str(v).lower()
+                for k, v in value.items() if isinstance(k, str)}
 
     def words(field: str) -> frozenset[str]:
         value = data.get(field) or []

@@ -106,6 +106,15 @@ def test_partisan_words_never_get_a_plain_boleh(mini: Dialogue) -> None:
     partisan = reading(mini, [("ajak_ke_tps", strong), ("jadi_kpps", 0.3)],
                        "ajak warga ke tps dan mendukung calon nomor 1")
     assert mini.decide(partisan).verdict is not Verdict.BOLEH
+    alone = reading(mini, [("ajak_ke_tps", strong)], "ajak warga ke tps dan mendukung calon")
+    assert mini.decide(alone).kind is ReplyKind.FALLBACK  # nothing stricter to offer: no boleh
+
+
+def test_a_question_tag_is_no_negation(kb: KnowledgeBase) -> None:
+    # "boleh gak sy …" asks; the cue after it still counts
+    cues = Cues(kb.partisan, kb.normalizer, kb.negations, kb.not_negations)
+    assert cues.first(kb.normalizer.words("boleh gak sy dukung paslon 2 di ig")) is not None
+    assert cues.first(kb.normalizer.words("sy gak dukung paslon 2 kok")) is None
 
 
 @pytest.mark.parametrize("question", [

@@ -49,3 +49,13 @@ def test_other_problems_still_show_beside_a_broken_file(kb_copy: Path) -> None:
     assert any(p.startswith("knowledge/intents/zz.yaml:2: Bad: id: must be snake_case")
                for p in problems)
     assert not any("unknown topic" in p for p in problems)
+
+
+def test_a_bare_no_as_a_lexicon_key_is_reported(kb_copy: Path) -> None:
+    # YAML 1.1 reads a bare `no:` as false: the slang "no 2" would silently never be "nomor 2"
+    lexicon = kb_copy / "lexicon.yaml"
+    lexicon.write_text(lexicon.read_text(encoding="utf-8").replace('  "no": nomor', "  no: nomor"),
+                       encoding="utf-8")
+    problems = _problems(kb_copy)
+    assert any(p.startswith("knowledge/lexicon.yaml:") and "key False is not a word" in p
+               for p in problems)
