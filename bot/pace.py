@@ -126,6 +126,9 @@ class _Lane:
         self.turns: dict[ChatRef, tuple[asyncio.Lock, int]] = {}
         self.urgent_turns: dict[ChatRef, int] = {}  # interactive takers waiting for a chat
         self.urgent = 0  # interactive takers waiting for the budget: bulk ones let them first
+        # … and among takers of one kind, first come first served (asyncio.Lock is fair), so a
+        # busy chat's next reply cannot keep overtaking another chat's waiting one
+        self.queues = {False: asyncio.Lock(), True: asyncio.Lock()}  # by `bulk`
         self.flooded: tuple[ChatRef, float] | None = None  # the last chat flood and its end
 
     def chat(self, chat: ChatRef, group: bool) -> _Bucket:
@@ -216,13 +219,14 @@ class Pace:
         if not bulk:
             lane.urgent += 1
         try:
-            while True:
-                now = self.clock()
-                wait = budget.wait(now)
-                if wait <= 0 and (not bulk or not lane.urgent):
-                    budget.take(now)
-                    return now
-                await self.sleep(wait if wait > 0 else budget.interval)
+            async with lane.queues[bulk]:
+                while True:
+                    now = self.clock()
+                    wait = budget.wait(now)
+                    if wait <= 0 and (not bulk or not lane.urgent):
+                        budget.take(now)
+                        return now
+                    await self.sleep(wait if wait > 0 else budget.interval)
         finally:
             if not bulk:
                 lane.urgent -= 1
