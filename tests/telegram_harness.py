@@ -143,6 +143,15 @@ def settings_for(api: FakeBotApi, db_path: Path, **overrides: object) -> Setting
 
 
 @asynccontextmanager
+async def fresh_bot(api: FakeBotApi, kb: KnowledgeBase, dialogue: Dialogue, folder: Path,
+                    **overrides: object) -> AsyncIterator[Harness]:
+    """`running_bot` on a new SQLite file in `folder`, with these settings overridden."""
+    settings = settings_for(api, folder / "bot.sqlite3", **overrides)
+    async with running_bot(api, kb, settings, ManualClock(), dialogue) as harness:
+        yield harness
+
+
+@asynccontextmanager
 async def running_bot(api: FakeBotApi, kb: KnowledgeBase, settings: Settings,
                       clock: Clock | None = None, dialogue: Dialogue | None = None,
                       poll_timeout: dt.timedelta = POLL_TIMEOUT,

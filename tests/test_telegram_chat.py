@@ -18,7 +18,7 @@ from bot import replies
 from bot.dialogue import Dialogue
 from bot.knowledge import KnowledgeBase
 from tests.fake_bot_api import FakeBotApi
-from tests.telegram_harness import Harness, ManualClock, running_bot, settings_for
+from tests.telegram_harness import Harness, fresh_bot
 
 USER = 2001
 FOTO_QUESTION = "boleh gak pns foto bareng paslon?"
@@ -28,8 +28,7 @@ FOTO_QUESTION = "boleh gak pns foto bareng paslon?"
 async def bot(fake_api: FakeBotApi, kb: KnowledgeBase, dialogue: Dialogue,
               tmp_path: Path) -> AsyncIterator[Harness]:
     """The running bot with a flood limit of 5 a minute and a fresh SQLite file."""
-    settings = settings_for(fake_api, tmp_path / "bot.sqlite3", flood_limit_per_minute=5)
-    async with running_bot(fake_api, kb, settings, ManualClock(), dialogue) as harness:
+    async with fresh_bot(fake_api, kb, dialogue, tmp_path, flood_limit_per_minute=5) as harness:
         yield harness
 
 

@@ -28,7 +28,7 @@ from bot.models import Channel, ChatRef, ReplyKind
 from bot.services import build_services
 from tests.conftest import ROOT
 from tests.fake_bot_api import BOT_USERNAME, FakeBotApi, server_error
-from tests.telegram_harness import Harness, ManualClock, running_bot, settings_for
+from tests.telegram_harness import Harness, ManualClock, fresh_bot, settings_for
 
 USER = 1001
 OTHER = 1002
@@ -45,8 +45,7 @@ CLARIFY_CANDIDATES = ("boleh gak pns ikut acara calon", "boleh like?", "medsos",
 async def bot(fake_api: FakeBotApi, kb: KnowledgeBase, dialogue: Dialogue,
               tmp_path: Path) -> AsyncIterator[Harness]:
     """The running bot with a fresh SQLite file."""
-    settings = settings_for(fake_api, tmp_path / "bot.sqlite3")
-    async with running_bot(fake_api, kb, settings, ManualClock(), dialogue) as harness:
+    async with fresh_bot(fake_api, kb, dialogue, tmp_path) as harness:
         yield harness
 
 
@@ -54,8 +53,7 @@ async def bot(fake_api: FakeBotApi, kb: KnowledgeBase, dialogue: Dialogue,
 async def strict_bot(fake_api: FakeBotApi, kb: KnowledgeBase, dialogue: Dialogue,
                      tmp_path: Path) -> AsyncIterator[Harness]:
     """The running bot with a flood limit of 5 messages a minute."""
-    settings = settings_for(fake_api, tmp_path / "bot.sqlite3", flood_limit_per_minute=5)
-    async with running_bot(fake_api, kb, settings, ManualClock(), dialogue) as harness:
+    async with fresh_bot(fake_api, kb, dialogue, tmp_path, flood_limit_per_minute=5) as harness:
         yield harness
 
 
