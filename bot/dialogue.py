@@ -170,7 +170,7 @@ class Dialogue:
                             if self.kb.intents[s.intent].verdict in _STRICT][:2]
                 return self._clarify([top, *stricter]) if stricter else self.fallback()
             return self.reply_for(intent, confidence=top.score, also=close[:2],
-                                  words=reading.words)
+                                  words=reading.words, condition=broken)
         if close:
             choices = [top, *close][: policy.max_choices]
             overview = [s for s in choices if self.kb.intents[s.intent].verdict is Verdict.INFO]

@@ -28,6 +28,10 @@ class Dictionary:
         stem = self._stemmer.stem(word)
         return stem if stem in self._roots else None
 
+    def is_word(self, word: str) -> bool:
+        """Whether `word` is a real Indonesian word (a root or an affixed form of one)."""
+        return self.root(word) is not None
+
     def may_correct(self, word: str, candidate: str) -> bool:
         """Whether an unknown `word` may be read as `candidate`: it is no real word, or a form
         of the same root ("pendidik" → "pendidikan")."""

@@ -140,16 +140,18 @@ for _loader in {_LineLoader, _FastLineLoader}:
 
 def _parse(text: str) -> tuple[Any, _Lines]:
     """The document and the loader that read it (for lines); raises yaml.YAMLError."""
-    for loader_class in (_FastLineLoader, _LineLoader):
-        loader = loader_class(text)
-        try:
-            return loader.get_single_data(), loader
-        except yaml.YAMLError:
-            if loader_class is _LineLoader:
-                raise
-        finally:
-            loader.dispose()
-    raise AssertionError("unreachable")
+    try:
+        return _read(_FastLineLoader, text)
+    except yaml.YAMLError:
+        return _read(_LineLoader, text)  # fails again, with Python's precise message
+
+
+def _read(loader_class: type[_Lines], text: str) -> tuple[Any, _Lines]:
+    loader = loader_class(text)
+    try:
+        return loader.get_single_data(), loader
+    finally:
+        loader.dispose()
 
 
 class _FileReader:
@@ -608,7 +610,7 @@ def _conditions(reader: _FileReader, item: dict[str, Any], iid: str,
 
 def normalizer_for(lexicon: Lexicon, intents: Iterable[Intent]) -> Normalizer:
     """A normaliser whose stemmer may reduce words only to words these intents use."""
-    normalizer = Normalizer(lexicon, is_word=lambda word: indonesian().root(word) is not None)
+    normalizer = Normalizer(lexicon, is_word=indonesian().is_word)
     normalizer.learn_vocabulary(
         t for i in intents for q in (*i.questions, *i.keywords)
         for t in normalizer.tokens(q) if t not in lexicon.filler

@@ -190,7 +190,8 @@ class Matcher:
                               scorer=fuzz.ratio, processor=None, score_cutoff=w.fuzzy_cutoff,
                               dtype=np.float32)[0]
 
-        common = {t: q * q for t, q in query_weights.items() if t in self._common}
+        squares = {t: q * q for t, q in query_weights.items()}
+        common = {t: sq for t, sq in squares.items() if t in self._common}
         common_set = common.keys()
         best: dict[str, tuple[float, int]] = {}
         # Hot loop (a few hundred candidates per question): attributes bound to locals.
@@ -207,7 +208,6 @@ class Matcher:
             if previous is None or score > previous[0]:
                 best[owner] = (score, index)
 
-        squares = {t: q * q for t, q in query_weights.items()}
         coverage_scale = w.intent_coverage / (query_norm * query_norm)
         query_set = squares.keys()
         scored = []
