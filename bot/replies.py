@@ -145,9 +145,7 @@ def render_brief(intent: Intent, verdict: Verdict | None = None, lead: str | Non
     """The short form of an answer: verdict, lead, the first sentences, the caution's first."""
     parts = [_verdict_line(intent, verdict or intent.verdict), *([("", lead)] if lead else []),
              ("", first_sentences(intent.answer, BRIEF_SENTENCES, BRIEF_CHARS))]
-    if intent.caution:  # a disputed rule says so up front, never only behind the button
-        parts.append((CAUTION_PREFIX, first_sentences(intent.caution, 1, CAUTION_LINE_CHARS)))
-    return _styled(parts)
+    return _styled(parts + _caution_line(intent))
 
 
 def render_facet_brief(intent: Intent, facet: Facet, facet_text: str | None, rule: Verdict,
@@ -160,9 +158,14 @@ def render_facet_brief(intent: Intent, facet: Facet, facet_text: str | None, rul
              (RULE_PREFIX, f"{VERDICT_WORDS[rule]}. "
                            + first_sentences(lead or intent.answer, 1 if facet_text else
                                              BRIEF_SENTENCES, BRIEF_CHARS))]
-    if intent.caution:
-        parts.append((CAUTION_PREFIX, first_sentences(intent.caution, 1, CAUTION_LINE_CHARS)))
-    return _styled(parts)
+    return _styled(parts + _caution_line(intent))
+
+
+def _caution_line(intent: Intent) -> list[tuple[str, str]]:
+    """A short form's caution: a disputed rule says so up front, never only behind the button."""
+    if not intent.caution:
+        return []
+    return [(CAUTION_PREFIX, first_sentences(intent.caution, 1, CAUTION_LINE_CHARS))]
 
 
 def first_sentences(text: str, count: int, limit: int) -> str:
