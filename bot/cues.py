@@ -8,7 +8,7 @@ words occur in order, at most `MAX_GAP` other words apart: "ngajak warga milih" 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from bot.normalize import Normalizer
 
@@ -38,11 +38,17 @@ class Cues:
 
     def first(self, words: Sequence[str]) -> str | None:
         """The first phrase (in definition order) found in `words`, or None."""
+        return next(self._found(words), None)
+
+    def found(self, words: Sequence[str]) -> set[str]:
+        """Every phrase found in `words`."""
+        return set(self._found(words))
+
+    def _found(self, words: Sequence[str]) -> Iterator[str]:
         present = set(words)
         for phrase, cue in self.phrases:
             if present.issuperset(cue) and self._in_order(cue, words):
-                return phrase
-        return None
+                yield phrase
 
     def _in_order(self, cue: tuple[str, ...], words: Sequence[str]) -> bool:
         """Whether `cue` occurs in order, at most MAX_GAP words apart, and not negated."""

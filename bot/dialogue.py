@@ -188,7 +188,7 @@ class Dialogue:
         "follow akun calon" is not the permitted "unfollow")."""
         if intent.verdict is not Verdict.BOLEH:
             return False
-        if self._partisan.first(reading.words):
+        if self._partisan_beyond(reading):
             return True
         if not self.matcher.has_keyword(intent.id, reading.terms):
             return True
@@ -198,6 +198,15 @@ class Dialogue:
             return True
         stricter = [s.score for s in ranked[1:] if self.kb.intents[s.intent].verdict in _STRICT]
         return bool(stricter) and top - stricter[0] < policy.unsafe_boleh_margin
+
+    def _partisan_beyond(self, reading: Reading) -> bool:
+        """Whether the question is partisan beyond the situation its best phrasing describes:
+        "dimasukin grup relawan paslon, boleh left?" matches a phrasing about leaving such a
+        group, so "relawan paslon" there is the setting, not a partisan act."""
+        found = self._partisan.found(reading.words)
+        if found and reading.ranked:
+            found -= self._partisan.found(self.kb.normalizer.words(reading.ranked[0].phrasing))
+        return bool(found)
 
     def _broken_condition(self, intent: Intent, words: list[str]) -> Condition | None:
         """The first of the intent's conditions that the question itself states as broken."""

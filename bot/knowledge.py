@@ -704,6 +704,7 @@ def load_knowledge(root: Path) -> KnowledgeBase:
                        f"unknown intent id '{question_type.intent}'")
 
     normalizer = normalizer_for(lexicon, intents.values())
+    _check_cue_words(question_types, type_places, intents, normalizer)
     seen: dict[str, str] = {}
     for intent in intents.values():
         reader, item = readers[intent.id], raw_items[intent.id]
@@ -729,6 +730,25 @@ def load_knowledge(root: Path) -> KnowledgeBase:
     return KnowledgeBase(intents=intents, sources=sources, topics=topics, pledges=pledges,
                          regions=regions, calendar=calendar, lexicon=lexicon, normalizer=normalizer,
                          question_types=question_types, **scope)
+
+
+def _check_cue_words(question_types: tuple[QuestionType, ...],
+                     places: dict[str, tuple[_FileReader, Any]], intents: dict[str, Intent],
+                     normalizer: Normalizer) -> None:
+    """A question-type cue that reads as one word an intent is about ("ancamannya" is stemmed
+    to "ancam", the act of threatening) would turn every question about that act into a
+    facet question (only rules are: `Dialogue._question_type`)."""
+    keywords = {word: intent.id for intent in intents.values()
+                if intent.verdict not in (None, Verdict.INFO)  # only rules get facet answers
+                for word in normalizer.words(" ".join(intent.keywords))}
+    for question_type in question_types:
+        reader, item = places[question_type.id]
+        for cue in question_type.cues:
+            words = normalizer.words(cue)
+            if len(words) == 1 and words[0] in keywords:
+                reader.add(item, question_type.id, "cues",
+                           f"cue {cue!r} reads as {words[0]!r}, a keyword of intent "
+                           f"'{keywords[words[0]]}': give it a second word")
 
 
 # -- cross-checks: cited regulations, lexicon rewrites, review dates -------------------------

@@ -47,7 +47,7 @@ class MatchWeights:
 
 @dataclass(frozen=True, slots=True)
 class Scored:
-    """An intent with its score and the phrasing that scored best.
+    """An intent with its score and the phrasing (as written in the KB) that scored best.
 
     Scores are comparable within one question; a perfect match scores about 1 but may exceed
     it with the keyword bonus, and is not clipped so that ties stay ordered.
@@ -68,6 +68,7 @@ class Matcher:
         self.weights = weights or MatchWeights()
         self.normalizer = kb.normalizer
         owners: list[str] = []
+        questions: list[str] = []
         strings: list[str] = []
         term_sets: list[frozenset[str]] = []
         texts: list[str] = []  # the learned scorer's training texts, in the same order
@@ -76,9 +77,11 @@ class Matcher:
                 terms = self.normalizer.terms(question)
                 texts.append(" ".join(terms))
                 owners.append(intent.id)
+                questions.append(question)
                 strings.append(" ".join(sorted(terms)))
                 term_sets.append(frozenset(terms))
         self._owners = owners
+        self._questions = questions
         self._strings = strings
 
         intent_terms: dict[str, set[str]] = defaultdict(set)
@@ -223,5 +226,5 @@ class Matcher:
                 score += w.classifier * float(probabilities[self.classifier.position[owner]])
             scored.append((score, owner, index))
         scored.sort(reverse=True)
-        return [Scored(owner, score, self._strings[index])
+        return [Scored(owner, score, self._questions[index])
                 for score, owner, index in scored[:limit]]

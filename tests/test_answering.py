@@ -110,6 +110,21 @@ def test_partisan_words_never_get_a_plain_boleh(mini: Dialogue) -> None:
     assert mini.decide(alone).kind is ReplyKind.FALLBACK  # nothing stricter to offer: no boleh
 
 
+def test_partisan_words_the_matched_phrasing_shares_are_its_setting(mini: Dialogue) -> None:
+    # "boleh left dari grup timses?" matches a phrasing about leaving such a group: "timses"
+    # is the setting of the permission, not a partisan act; one the phrasing negates still is
+    strong = mini.policy.answer_threshold + 0.5
+
+    def decide(question: str, phrasing: str) -> Verdict | None:
+        base = mini.read(question)
+        return mini.decide(replace(base, ranked=[Scored("ajak_ke_tps", strong, phrasing)])).verdict
+
+    assert decide("dimasukin grup timses, boleh ke tps aja?",
+                  "dimasukin grup timses boleh ke tps?") is Verdict.BOLEH
+    assert decide("ajak warga ke tps sambil dukung calon nomor 1",
+                  "ajak warga ke tps tanpa dukung calon") is not Verdict.BOLEH
+
+
 def test_a_question_tag_is_no_negation(kb: KnowledgeBase) -> None:
     # "boleh gak sy …" asks; the cue after it still counts
     cues = Cues(kb.partisan, kb.normalizer, kb.negations, kb.not_negations)
@@ -282,6 +297,7 @@ def test_a_negated_cue_does_not_count() -> None:
     ("boleh ngajak warga nyoblos ke tps tgl 14?", False),      # a call to vote
     ("boleh ngajak warga nyoblos paslon nomor 2?", True),       # a call to vote for someone
     ("sy ajak tetangga pilih dia aja, masalah?", True),
+    ("guru bilang ke murid 'jangan pilih dia lagi'", True),    # steering away steers too
 ])
 def test_a_call_to_vote_is_not_partisan_a_call_to_vote_for_someone_is(
         kb: KnowledgeBase, question: str, partisan: bool) -> None:

@@ -59,3 +59,16 @@ def test_a_bare_no_as_a_lexicon_key_is_reported(kb_copy: Path) -> None:
     problems = _problems(kb_copy)
     assert any(p.startswith("knowledge/lexicon.yaml:") and "key False is not a word" in p
                for p in problems)
+
+
+def test_a_question_type_cue_that_is_a_rule_keyword_is_reported(kb_copy: Path) -> None:
+    # "ancamannya" is stemmed to "ancam": every "atasan ngancem …" question would be read as
+    # asking for the sanction instead of whether the threat is allowed
+    types = kb_copy / "question_types.yaml"
+    text = types.read_text(encoding="utf-8")
+    types.write_text(text.replace("      - sanksinya apa\n",
+                                  "      - sanksinya apa\n      - ancamannya\n", 1),
+                     encoding="utf-8")
+    problems = _problems(kb_copy)
+    assert any(p.startswith("knowledge/question_types.yaml:") and
+               "cue 'ancamannya' reads as 'ancam', a keyword of intent" in p for p in problems)
