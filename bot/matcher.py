@@ -1,10 +1,11 @@
 """Rank intents for a question: IDF-weighted term overlap blended with rapidfuzz similarity.
 
 Everything that depends only on the knowledge base (normalised phrasings, vocabulary, IDF
-weights, postings, the learned scorer) is computed once in `Matcher.__init__`; a question costs
-one normalisation, a vocabulary look-up for unknown words, a postings walk, the learned scorer,
-and a rapidfuzz pass over a few hundred candidate phrasings (not over all of them: the cost of a
-question then hardly grows with the knowledge base).
+weights, the term index as numpy arrays, the learned scorer) is computed once in
+`Matcher.__init__`; a question costs one normalisation, a vocabulary look-up for unknown words,
+a few numpy calls over the index, the learned scorer, and a rapidfuzz pass over a few hundred
+candidate phrasings (not over all of them: the cost of a question then hardly grows with the
+knowledge base).
 
 Why a blend: plain WRatio over phrasings rewards the filler every question shares ("asn",
 "boleh", "apakah"), so words that decide the topic (foto, jari, like, deklarasi, kpps, uang …)
@@ -14,11 +15,9 @@ and inflections that the term overlap misses.
 
 from __future__ import annotations
 
-import heapq
 import math
 from collections import defaultdict
 from dataclasses import dataclass
-from operator import itemgetter
 from pathlib import Path
 
 import numpy as np
@@ -80,7 +79,6 @@ class Matcher:
                 questions.append(question)
                 strings.append(" ".join(sorted(terms)))
                 term_sets.append(frozenset(terms))
-        self._owners = owners
         self._questions = questions
         self._strings = strings
 
@@ -91,37 +89,52 @@ class Matcher:
         for terms in intent_terms.values():
             for term in terms:
                 document_frequency[term] += 1
-        self._vocab_of = {owner: frozenset(terms) for owner, terms in intent_terms.items()}
-        self._phrasings_of: dict[str, list[int]] = defaultdict(list)
-        for index, owner in enumerate(owners):
-            self._phrasings_of[owner].append(index)
         n = len(intent_terms)
         self._idf = {t: math.log((n + 1) / (df + 0.5)) for t, df in document_frequency.items()}
         self._vocabulary = sorted(self._idf)
-
-        # Postings only for distinctive terms: terms shared by many intents ("asn", "boleh")
-        # would make every phrasing a candidate; their (small) share is added per candidate.
+        # Terms shared by many intents ("asn", "boleh") do not pick candidates (they would make
+        # every phrasing one), but they count in the score of the candidates.
         common_df = max(2, int(self.weights.common_share * n))
         self._common = frozenset(t for t, df in document_frequency.items() if df > common_df)
-        self._common_terms = [terms & self._common for terms in term_sets]
-        self._postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
-        self._norms: list[float] = []
+
+        # The index as arrays, so that a question is scored with a few numpy calls: per term,
+        # the phrasings and the intents that use it and the intents it is a keyword of.
+        self._intents = list(intent_terms)
+        position = {intent_id: k for k, intent_id in enumerate(self._intents)}
+        self._owner = np.asarray([position[o] for o in owners], dtype=np.intp)
+        phrasings_of_term: dict[str, list[int]] = defaultdict(list)
         for index, terms in enumerate(term_sets):
-            weights = {t: self._idf[t] for t in terms}
-            norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
-            self._norms.append(norm)
-            for term, weight in weights.items():
-                if term not in self._common:
-                    self._postings[term].append((index, weight))
+            for term in terms:
+                phrasings_of_term[term].append(index)
+        self._phrasings_of_term = {t: np.asarray(rows, dtype=np.intp)
+                                   for t, rows in phrasings_of_term.items()}
+        self._inverse_norm = np.asarray(
+            [1.0 / (math.sqrt(sum(self._idf[t] ** 2 for t in terms)) or 1.0)
+             for terms in term_sets])
+        self._intents_of_term = {
+            t: np.asarray(sorted(position[o] for o, terms in intent_terms.items() if t in terms),
+                          dtype=np.intp) for t in self._idf}
         self._keywords = {
             i.id: frozenset(self.normalizer.terms(" ".join(i.keywords)))
             for i in kb.intents.values()
         }
+        keyword_of: dict[str, list[int]] = defaultdict(list)
+        for intent_id, keywords in self._keywords.items():
+            if intent_id in position:
+                for term in keywords:
+                    keyword_of[term].append(position[intent_id])
+        self._keyword_of = {t: np.asarray(rows, dtype=np.intp) for t, rows in keyword_of.items()}
         self._corrections: dict[str, str | None] = {}
         self._dictionary = indonesian()
         self.classifier: Classifier | None = None
         if self.weights.classifier > 0 and len(intent_terms) > 1:
             self.classifier = Classifier(texts, owners, cache_dir=model_cache)
+            # per intent its scorer column; per scorer column the intent's phrasings
+            self._column = np.asarray([self.classifier.position[i] for i in self._intents],
+                                      dtype=np.intp)
+            rows_of = [np.flatnonzero(self._owner == position[c])
+                       for c in self.classifier.classes]
+            self._phrasings_of_column = rows_of
 
     # ---------------------------------------------------------------------------------------
     def query_terms(self, text: str) -> list[str]:
@@ -163,68 +176,75 @@ class Matcher:
         """Rank intents for already normalised question terms (see `query_terms`)."""
         # Words the KB never uses (names, places, unknown slang) say nothing about the intent:
         # they are left out so that they cannot dilute the words that do.
-        terms = [t for t in terms if t in self._idf]
-        if not terms:
+        query = list(dict.fromkeys(t for t in terms if t in self._idf))
+        if not query:
             return []
         w = self.weights
-        query_weights = {t: self._idf[t] for t in set(terms)}
-        query_norm = math.sqrt(sum(v * v for v in query_weights.values())) or 1.0
+        squares = np.asarray([self._idf[t] ** 2 for t in query])
+        query_norm = math.sqrt(float(squares.sum())) or 1.0
+        size = len(self._owner)
+
+        # Per phrasing, the IDF dot product with the question (both weigh a term by its IDF),
+        # from the distinctive terms and from the common ones.
+        def dots(selected: list[int]) -> np.ndarray:
+            if not selected:
+                return np.zeros(size)
+            rows = [self._phrasings_of_term[query[k]] for k in selected]
+            return np.bincount(np.concatenate(rows), minlength=size,
+                               weights=np.repeat(squares[selected], [len(r) for r in rows]))
+        distinctive = [k for k, t in enumerate(query) if t not in self._common]
+        distinct = dots(distinctive)
+        dot = distinct + dots([k for k, t in enumerate(query) if t in self._common])
 
         # Candidates, a number that does not grow with the KB: the phrasings sharing the most
         # distinctive weight with the question, and every phrasing of the intents the learned
         # scorer likes best (they find questions in other words).
-        dots: dict[int, float] = defaultdict(float)
-        for term, q_weight in query_weights.items():
-            for index, p_weight in self._postings.get(term, ()):
-                dots[index] += q_weight * p_weight
-        if len(dots) > w.term_candidates:  # the rest share only a rare word or two: skip them
-            dots = dict(heapq.nlargest(w.term_candidates, dots.items(), key=itemgetter(1)))
-        candidates = set(dots)
+        candidates = np.flatnonzero(distinct)
+        if len(candidates) > w.term_candidates:  # the rest share only a rare word or two
+            # by cosine: of phrasings sharing as much, the shorter (closer) ones
+            keep = np.argpartition((distinct * self._inverse_norm)[candidates],
+                                   -w.term_candidates)
+            candidates = candidates[keep[-w.term_candidates:]]
         probabilities = None
         if self.classifier is not None:
             probabilities = self.classifier.probabilities(" ".join(terms))
             extra = min(w.classifier_candidates, len(probabilities))
-            for position in np.argpartition(probabilities, -extra)[-extra:]:
-                candidates.update(self._phrasings_of[self.classifier.classes[position]])
-        indices = list(candidates)
+            liked = np.argpartition(probabilities, -extra)[-extra:]
+            candidates = np.concatenate([candidates, *(self._phrasings_of_column[c]
+                                                       for c in liked)])
+        candidates = np.unique(candidates)
         # Strings hold sorted terms, so plain ratio equals token_sort_ratio without re-sorting
         # every phrasing per question; they are normalised already: processor=None.
-        fuzzy = process.cdist([" ".join(sorted(terms))], [self._strings[i] for i in indices],
+        strings = self._strings
+        fuzzy = process.cdist([" ".join(sorted(terms))], [strings[i] for i in candidates],
                               scorer=fuzz.ratio, processor=None, score_cutoff=w.fuzzy_cutoff,
                               dtype=np.float32)[0]
+        score = (w.cosine / query_norm * dot[candidates] * self._inverse_norm[candidates]
+                 + w.fuzzy / 100.0 * fuzzy)
 
-        squares = {t: q * q for t, q in query_weights.items()}
-        common = {t: sq for t, sq in squares.items() if t in self._common}
-        common_set = common.keys()
-        best: dict[str, tuple[float, int]] = {}
-        # Hot loop (a few hundred candidates per question): attributes bound to locals.
-        norms, owners, common_terms = self._norms, self._owners, self._common_terms
-        cosine_scale, fuzzy_scale = w.cosine / query_norm, w.fuzzy / 100.0
-        for index, similarity in zip(indices, fuzzy.tolist(), strict=True):
-            dot = dots.get(index, 0.0)
-            if common:
-                for term in common_set & common_terms[index]:
-                    dot += common[term]
-            score = cosine_scale * dot / norms[index] + fuzzy_scale * similarity
-            owner = owners[index]
-            previous = best.get(owner)
-            if previous is None or score > previous[0]:
-                best[owner] = (score, index)
-
-        coverage_scale = w.intent_coverage / (query_norm * query_norm)
-        query_set = squares.keys()
-        scored = []
-        for owner, (score, index) in best.items():
-            # The share of the question's weight that the intent's words explain.
-            score += coverage_scale * sum(squares[t] for t in query_set & self._vocab_of[owner])
-            # A second keyword of the intent in the question adds half a bonus more, so
-            # "nomor urut" + "jari" outweighs a lone shared "jari".
-            hits = len(self._keywords[owner] & query_set)
-            if hits:
-                score += w.keyword_bonus * (1 + 0.5 * (min(hits, 2) - 1))
-            if probabilities is not None:
-                score += w.classifier * float(probabilities[self.classifier.position[owner]])
-            scored.append((score, owner, index))
-        scored.sort(reverse=True)
-        return [Scored(owner, score, self._questions[index])
-                for score, owner, index in scored[:limit]]
+        # Each intent by its best phrasing …
+        owner = self._owner[candidates]
+        order = np.lexsort((-score, owner))
+        first = np.ones(len(order), dtype=bool)
+        first[1:] = owner[order][1:] != owner[order][:-1]
+        best, intents = candidates[order][first], owner[order][first]
+        total = score[order][first]
+        # … plus the share of the question's weight the intent's words explain,
+        counts = len(self._intents)
+        coverage = np.bincount(np.concatenate([self._intents_of_term[t] for t in query]),
+                               weights=np.repeat(squares, [len(self._intents_of_term[t])
+                                                           for t in query]), minlength=counts)
+        total += w.intent_coverage / (query_norm * query_norm) * coverage[intents]
+        # … a keyword bonus (a second keyword adds half a bonus more, so "nomor urut" + "jari"
+        # outweighs a lone shared "jari"),
+        keyword_rows = [self._keyword_of[t] for t in query if t in self._keyword_of]
+        if keyword_rows:
+            hits = np.minimum(np.bincount(np.concatenate(keyword_rows), minlength=counts), 2)
+            hits = hits[intents]
+            total += np.where(hits > 0, w.keyword_bonus * (1 + 0.5 * (hits - 1)), 0.0)
+        # … and the learned scorer's probability.
+        if probabilities is not None:
+            total += w.classifier * probabilities[self._column[intents]]
+        top = np.argsort(-total, kind="stable")[:limit]
+        return [Scored(self._intents[intents[k]], float(total[k]), self._questions[best[k]])
+                for k in top]
