@@ -53,9 +53,27 @@ class Cues:
     def _in_order(self, cue: tuple[str, ...], words: Sequence[str]) -> bool:
         """Whether `cue` occurs in order, at most MAX_GAP words apart, and not negated."""
         for start, word in enumerate(words):
-            if word == cue[0] and _follows(cue, words, start) and not self._negated(words, start):
+            if word == cue[0] and self._follows(cue, words, start) \
+                    and not self._negated(words, start):
                 return True
         return False
+
+    def _follows(self, cue: tuple[str, ...], words: Sequence[str], start: int) -> bool:
+        """Whether the rest of `cue` follows `words[start]`, each at most MAX_GAP words on, with
+        no negation in a gap ("ajak warga nyoblos tanpa sebut calon" is no "ajak coblos
+        calon")."""
+        position, matched = start, 1
+        while matched < len(cue):
+            window = words[position + 1 : position + 2 + MAX_GAP]
+            if cue[matched] not in window:
+                return False
+            step = window.index(cue[matched])
+            if any(w in self._negations and not self._not_negation_at(words, position + 1 + k)
+                   for k, w in enumerate(window[:step])):
+                return False
+            position += 1 + step
+            matched += 1
+        return True
 
     def _negated(self, words: Sequence[str], start: int) -> bool:
         """Whether a negation stands at most MAX_GAP words before `words[start]` (and is not
@@ -74,14 +92,3 @@ class Cues:
                     return True
         return False
 
-
-def _follows(cue: tuple[str, ...], words: Sequence[str], start: int) -> bool:
-    """Whether the rest of `cue` follows `words[start]`, each at most MAX_GAP words on."""
-    position, matched = start, 1
-    while matched < len(cue):
-        window = words[position + 1 : position + 2 + MAX_GAP]
-        if cue[matched] not in window:
-            return False
-        position += 1 + window.index(cue[matched])
-        matched += 1
-    return True

@@ -455,6 +455,9 @@ def _load_scope(path: Path, root: Path, problems: list[Problem]) -> dict[str, tu
     for key in sorted(set(data) - set(keys)):
         reader.add(data, "scope", key, "unknown key")
     scope = {key: _strings(reader, data, "scope", key) for key in keys}
+    for negation in scope.get("negations", ()):
+        if len(negation.split()) != 1:  # each word of a phrase would negate on its own
+            reader.add(data, "scope", "negations", f"{negation!r}: a negation is one word")
     if not scope["concepts"]:
         reader.add(data, "scope", "concepts", "at least one concept is required")
     return scope
@@ -547,6 +550,9 @@ def _load_intent(reader: _FileReader, item: dict[str, Any], topics: dict[str, To
     caution = _text(reader, item, iid, "caution", required=False, limit=400)
     if confidence in ("P", "U") and not caution:
         reader.add(item, iid, "caution", f"required when confidence is {confidence}")
+    if confidence == "U" and verdict is Verdict.BOLEH:
+        reader.add(item, iid, "verdict", "an unconfirmed rule (confidence U) is never a plain "
+                   "boleh: use bersyarat with the caution")
 
     basis = _strings(reader, item, iid, "basis")
     cited = _strings(reader, item, iid, "sources")

@@ -287,10 +287,20 @@ def test_char_ngrams_are_scikit_learns() -> None:
 
 def test_a_negated_cue_does_not_count() -> None:
     normalizer = Normalizer(Lexicon(replace={"gak": "tidak"}))
-    cues = Cues(["ajak pilih", "kampanye"], normalizer, negations=["tidak", "tanpa"])
+    cues = Cues(["ajak pilih", "kampanye", "ajak calon"], normalizer, negations=["tidak", "tanpa"])
     assert cues.first(normalizer.words("ajak tetangga ke tps tanpa ajak pilih calon")) is None
     assert cues.first(normalizer.words("itu gak dianggap kampanye kan")) is None
     assert cues.first(normalizer.words("boleh ajak warga pilih dia")) == "ajak pilih"
+    # a negation in a cue's gap: "ajak … tanpa sebut calon" asks nobody to choose a candidate
+    assert cues.first(normalizer.words("ajak warga tanpa sebut calon")) is None
+    assert cues.first(normalizer.words("ajak warga sebut calon")) == "ajak calon"
+
+
+def test_past_acts_are_not_negated(kb: KnowledgeBase) -> None:
+    # "pernah" is no negation ("tidak pernah" is "tidak" + "pernah"): a past act still counts
+    cues = Cues(kb.partisan, kb.normalizer, kb.negations, kb.not_negations)
+    assert cues.first(kb.normalizer.words("sy pernah dukung paslon 2 di ig")) is not None
+    assert cues.first(kb.normalizer.words("sy tidak pernah dukung paslon 2")) is None
 
 
 @pytest.mark.parametrize(("question", "partisan"), [

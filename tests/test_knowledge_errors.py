@@ -72,3 +72,21 @@ def test_a_question_type_cue_that_is_a_rule_keyword_is_reported(kb_copy: Path) -
     problems = _problems(kb_copy)
     assert any(p.startswith("knowledge/question_types.yaml:") and
                "cue 'ancamannya' reads as 'ancam', a keyword of intent" in p for p in problems)
+
+
+def test_a_multi_word_negation_and_an_unconfirmed_boleh_are_reported(kb_copy: Path) -> None:
+    # each word of "tidak pernah" would negate alone, so "saya pernah pakai kaos paslon" hid
+    # the condition; an unconfirmed rule is never a plain boleh
+    scope = kb_copy / "scope.yaml"
+    scope.write_text(scope.read_text(encoding="utf-8").replace(
+        "negations:\n  - tidak\n", "negations:\n  - tidak\n  - tidak pernah\n", 1),
+        encoding="utf-8")
+    intents = kb_copy / "intents" / "jabatan.yaml"
+    intents.write_text(intents.read_text(encoding="utf-8").replace(
+        "    verdict: bersyarat\n    confidence: U", "    verdict: boleh\n    confidence: U", 1),
+        encoding="utf-8")
+    problems = _problems(kb_copy)
+    assert any(p.startswith("knowledge/scope.yaml:") and
+               "'tidak pernah': a negation is one word" in p for p in problems)
+    assert any(p.startswith("knowledge/intents/jabatan.yaml:") and
+               "confidence U) is never a plain boleh" in p for p in problems)
