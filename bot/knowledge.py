@@ -44,7 +44,8 @@ _INTENT_FIELDS = {
     "id", "kind", "title", "topic", "verdict", "confidence", "questions", "keywords", "answer",
     "caution", "basis", "sanction", "sources", "related", "reviewed", "why", "conditions",
 }
-_CONDITION_FIELDS = {"when", "verdict", "text"}
+_CONDITION_FIELDS = frozenset({"when", "verdict", "text"})
+CONDITIONS_FILE = "conditions.yaml"
 # A broken condition may only make the answer stricter.
 _STRICTER = {
     Verdict.BOLEH: (Verdict.BERSYARAT, Verdict.DILARANG),
@@ -509,7 +510,7 @@ def _with_learned(path: Path, root: Path, problems: list[Problem],
 
 
 def _load_intent(reader: _FileReader, item: dict[str, Any], topics: dict[str, Topic],
-                 sources: dict[str, Source]) -> Intent | None:
+                 sources: dict[str, Source], shared: dict[str, Condition]) -> Intent | None:
     iid = str(item.get("id", ""))
     if not _ID_RE.match(iid) or len(iid) > MAX_ID_CHARS:
         reader.add(item, iid, "id", f"must be snake_case, at most {MAX_ID_CHARS} characters")
@@ -577,12 +578,13 @@ def _load_intent(reader: _FileReader, item: dict[str, Any], topics: dict[str, To
         sources=cited, related=_strings(reader, item, iid, "related"),
         reviewed=_date(reader, item, iid, "reviewed"),
         why=_text(reader, item, iid, "why", required=False, limit=400),
-        conditions=_conditions(reader, item, iid, verdict), file=reader.name,
+        conditions=_conditions(reader, item, iid, verdict, shared), file=reader.name,
     )
 
 
-def _conditions(reader: _FileReader, item: dict[str, Any], iid: str,
-                verdict: Verdict | None) -> tuple[Condition, ...]:
+def _conditions(reader: _FileReader, item: dict[str, Any], iid: str, verdict: Verdict | None,
+                shared: dict[str, Condition]) -> tuple[Condition, ...]:
+    """An intent's conditions: inline mappings, or ids of conditions.yaml's shared ones."""
     raw = item.get("conditions")
     if raw is None:
         return ()
@@ -592,26 +594,58 @@ def _conditions(reader: _FileReader, item: dict[str, Any], iid: str,
     out = []
     for n, entry in enumerate(raw, start=1):
         where = f"{iid}.conditions[{n}]"
-        if not isinstance(entry, dict):
-            reader.add(item, iid, "conditions", f"item {n} must be a mapping")
+        if isinstance(entry, str):
+            condition = shared.get(entry)
+            if condition is None:
+                reader.add(item, iid, "conditions",
+                           f"item {n}: unknown shared condition '{entry}' (see {CONDITIONS_FILE})")
+                continue
+        elif isinstance(entry, dict):
+            condition = _condition(reader, entry, where)
+        else:
+            reader.add(item, iid, "conditions",
+                       f"item {n} must be a mapping or the id of a shared condition")
             continue
-        for key in sorted(set(entry) - _CONDITION_FIELDS):
-            reader.add(entry, where, key, "unknown field")
-        cues = _strings(reader, entry, where, "when")
-        if not cues:
-            reader.add(entry, where, "when", "at least one cue phrase is required")
-        try:
-            broken = Verdict(entry.get("verdict"))
-        except ValueError:
-            reader.add(entry, where, "verdict", "must be dilarang or bersyarat")
+        if condition is None:
             continue
-        if broken not in _STRICTER[verdict]:
-            reader.add(entry, where, "verdict",
+        if condition.verdict not in _STRICTER[verdict]:
+            reader.add(entry if isinstance(entry, dict) else item, where, "verdict",
                        f"must be stricter than the intent's verdict '{verdict.value}'")
-        text = _text(reader, entry, where, "text", limit=300)
-        if cues and text:
-            out.append(Condition(cues, broken, text))
+            continue
+        out.append(condition)
     return tuple(out)
+
+
+def _condition(reader: _FileReader, entry: dict[str, Any], where: str,
+               fields: frozenset[str] = _CONDITION_FIELDS) -> Condition | None:
+    """One condition mapping: `when` cues, a stricter `verdict` and its `text`."""
+    for key in sorted(set(entry) - fields):
+        reader.add(entry, where, key, "unknown field")
+    cues = _strings(reader, entry, where, "when")
+    if not cues:
+        reader.add(entry, where, "when", "at least one cue phrase is required")
+    try:
+        broken = Verdict(entry.get("verdict"))
+    except ValueError:
+        reader.add(entry, where, "verdict", "must be dilarang or bersyarat")
+        return None
+    text = _text(reader, entry, where, "text", limit=300)
+    return Condition(cues, broken, text) if cues and text else None
+
+
+def _load_shared_conditions(path: Path, root: Path,
+                            problems: list[Problem]) -> dict[str, Condition]:
+    """conditions.yaml: conditions many permissive rules share, named by id in their
+    `conditions:` ("atribut_calon", "pose_jari" …), so each is written once."""
+    if not path.is_file():
+        return {}
+    reader = _FileReader(path, root, problems)
+    shared = {}
+    for cid, entry in _identified(reader, reader.load(), "conditions", "condition"):
+        condition = _condition(reader, entry, cid, _CONDITION_FIELDS | {"id"})
+        if condition is not None:
+            shared[cid] = condition
+    return shared
 
 
 def normalizer_for(lexicon: Lexicon, intents: Iterable[Intent]) -> Normalizer:
@@ -679,6 +713,7 @@ def load_knowledge(root: Path) -> KnowledgeBase:
     regions = _load_regions(root / "regions.yaml", root, problems)
     calendar = _load_calendar(root / "calendar.yaml", root, problems, sources, regions)
     scope = _load_scope(root / "scope.yaml", root, problems)
+    shared_conditions = _load_shared_conditions(root / CONDITIONS_FILE, root, problems)
     type_places: dict[str, tuple[_FileReader, Any]] = {}
     question_types = _load_question_types(root / "question_types.yaml", root, problems,
                                           type_places)
@@ -692,7 +727,7 @@ def load_knowledge(root: Path) -> KnowledgeBase:
     for path in files:
         reader = _FileReader(path, root, problems)
         for item in reader.entries(reader.load(), "intents"):
-            intent = _load_intent(reader, item, topics, sources)
+            intent = _load_intent(reader, item, topics, sources, shared_conditions)
             if intent is None:
                 continue
             if intent.id in intents:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.knowledge import KnowledgeError, load_knowledge
+from bot.knowledge import KnowledgeBase, KnowledgeError, load_knowledge
 
 
 def _tab_in(path: Path) -> int:
@@ -90,3 +90,18 @@ def test_a_multi_word_negation_and_an_unconfirmed_boleh_are_reported(kb_copy: Pa
                "'tidak pernah': a negation is one word" in p for p in problems)
     assert any(p.startswith("knowledge/intents/jabatan.yaml:") and
                "confidence U) is never a plain boleh" in p for p in problems)
+
+
+def test_shared_conditions_are_named_by_id_and_checked(kb_copy: Path, kb: KnowledgeBase) -> None:
+    # conditions.yaml holds conditions many rules share; an intent names them by id
+    pose = [c for c in kb.intents["nonton_debat"].conditions if "pose jari" in c.cues]
+    assert pose and pose[0].text.startswith("Pose atau salam jari")
+    intents = kb_copy / "intents" / "kampanye.yaml"
+    text = intents.read_text(encoding="utf-8")
+    assert "      - pose_jari\n" in text
+    intents.write_text(text.replace("      - pose_jari\n", "      - pose_jarii\n", 1),
+                       encoding="utf-8")
+    problems = _problems(kb_copy)
+    assert any(p.startswith("knowledge/intents/kampanye.yaml:") and
+               "unknown shared condition 'pose_jarii' (see conditions.yaml)" in p
+               for p in problems)
