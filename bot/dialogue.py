@@ -145,11 +145,19 @@ class Dialogue:
         policy, ranked = policy or self.policy, reading.ranked
         top = ranked[0] if ranked else None
         intent = self.kb.intents[top.intent] if top else None
-        if intent is not None and reading.words and not self._concepts.first(reading.words):
+        if intent is not None and reading.words and not self._concepts.first(reading.words) \
+                and not self._concepts.first(reading.terms):  # typos corrected: "mlih" is "pilih"
             # Nothing about elections or neutrality in it: no verdict, whatever matched.
             if intent.kind is not IntentKind.ANSWER and top.score >= policy.agree_threshold:
                 return self.reply_for(intent, confidence=top.score)
             return self.out_of_scope()
+        if reading.words and intent is not None and intent.kind is IntentKind.SMALLTALK:
+            # A question about elections is not a greeting, however it opens ("mohon izin
+            # bertanya …"): the small-talk intents step aside.
+            ranked = [s for s in ranked
+                      if self.kb.intents[s.intent].kind is not IntentKind.SMALLTALK]
+            top = ranked[0] if ranked else None
+            intent = self.kb.intents[top.intent] if top else None
         if top is None or top.score < policy.clarify_threshold:
             return self.fallback(reading)
         assert intent is not None  # it is the top's

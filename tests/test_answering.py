@@ -152,6 +152,23 @@ def test_no_election_concept_no_verdict(dialogue: Dialogue, question: str) -> No
     assert reply.verdict is None and reply.kind is ReplyKind.FALLBACK, reply
 
 
+def test_a_question_about_elections_is_no_small_talk(mini: Dialogue) -> None:
+    # "halo min, mohon izin bertanya …" may rank the greeting first; the question is answered
+    chatty = reading(mini, [("sapaan", 0.9), ("like_postingan", 0.7)],
+                     "halo min mohon izin bertanya, boleh like postingan calon?")
+    reply = mini.decide(chatty)
+    assert reply.kind is not ReplyKind.SMALLTALK and reply.intent == "like_postingan"
+    greeting = reading(mini, [("sapaan", 0.9)], "halo min selamat pagi")
+    assert mini.decide(greeting).kind is ReplyKind.SMALLTALK
+
+
+def test_a_misspelt_concept_still_opens_the_gate(dialogue: Dialogue) -> None:
+    # "kampamye" is no concept as written, but it is read as "kampanye" for matching
+    reading = dialogue.read("sy pns boleh ikut kampamye gak?")
+    assert dialogue._concepts.first(reading.words) is None
+    assert dialogue.answer("sy pns boleh ikut kampamye gak?").verdict is Verdict.DILARANG
+
+
 def test_out_of_scope_reply_is_polite_and_says_where_to_ask(dialogue: Dialogue) -> None:
     for question in ("berapa lama cuti besar pns, dan syaratnya apa saja?",
                      "besok rapat koordinasi jam berapa ya"):
