@@ -108,6 +108,13 @@ class Matcher:
                 phrasings_of_term[term].append(index)
         self._phrasings_of_term = {t: np.asarray(rows, dtype=np.intp)
                                    for t, rows in phrasings_of_term.items()}
+        # common terms per phrasing as a dense table (they are few): their share of a dot product
+        # is looked up for the candidates only, so it does not grow with the KB
+        self._common_column = {t: k for k, t in enumerate(sorted(self._common))}
+        self._has_common = np.zeros((len(term_sets), len(self._common_column)), dtype=bool)
+        for index, terms in enumerate(term_sets):
+            for term in terms & self._common:
+                self._has_common[index, self._common_column[term]] = True
         self._inverse_norm = np.asarray(
             [1.0 / (math.sqrt(sum(self._idf[t] ** 2 for t in terms)) or 1.0)
              for terms in term_sets])
@@ -182,19 +189,16 @@ class Matcher:
         w = self.weights
         squares = np.asarray([self._idf[t] ** 2 for t in query])
         query_norm = math.sqrt(float(squares.sum())) or 1.0
-        size = len(self._owner)
 
-        # Per phrasing, the IDF dot product with the question (both weigh a term by its IDF),
-        # from the distinctive terms and from the common ones.
-        def dots(selected: list[int]) -> np.ndarray:
-            if not selected:
-                return np.zeros(size)
-            rows = [self._phrasings_of_term[query[k]] for k in selected]
-            return np.bincount(np.concatenate(rows), minlength=size,
-                               weights=np.repeat(squares[selected], [len(r) for r in rows]))
+        # Per phrasing, the IDF dot product with the question's distinctive terms (both weigh a
+        # term by its IDF).
         distinctive = [k for k, t in enumerate(query) if t not in self._common]
-        distinct = dots(distinctive)
-        dot = distinct + dots([k for k, t in enumerate(query) if t in self._common])
+        if distinctive:
+            rows = [self._phrasings_of_term[query[k]] for k in distinctive]
+            distinct = np.bincount(np.concatenate(rows), minlength=len(self._owner),
+                                   weights=np.repeat(squares[distinctive], [len(r) for r in rows]))
+        else:
+            distinct = np.zeros(len(self._owner))
 
         # Candidates, a number that does not grow with the KB: the phrasings sharing the most
         # distinctive weight with the question, and every phrasing of the intents the learned
@@ -219,7 +223,12 @@ class Matcher:
         fuzzy = process.cdist([" ".join(sorted(terms))], [strings[i] for i in candidates],
                               scorer=fuzz.ratio, processor=None, score_cutoff=w.fuzzy_cutoff,
                               dtype=np.float32)[0]
-        score = (w.cosine / query_norm * dot[candidates] * self._inverse_norm[candidates]
+        dot = distinct[candidates]
+        common = [k for k, t in enumerate(query) if t in self._common]
+        if common:  # … plus the common terms' share
+            columns = [self._common_column[query[k]] for k in common]
+            dot = dot + self._has_common[np.ix_(candidates, columns)] @ squares[common]
+        score = (w.cosine / query_norm * dot * self._inverse_norm[candidates]
                  + w.fuzzy / 100.0 * fuzzy)
 
         # Each intent by its best phrasing …
