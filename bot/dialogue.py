@@ -48,7 +48,9 @@ class Policy:
     clarify_window: float = 0.12       # intents this close to the top are offered as choices
     unsafe_boleh_margin: float = 0.26  # "boleh" must lead any stricter reading by this …
     boleh_extra: float = 0.05          # … and score this much above the answer threshold
-    focus_weight: float = 0.5          # long messages: weight of the question sentences
+    focus_weight: float = 0.2          # long messages: weight of the question sentences …
+    focus_weight_unclear: float = 0.5  # … or this, when the whole message reads weakly …
+    clear_reading: float = 0.6         # … (its top score under this)
     max_choices: int = 3
 
 
@@ -130,7 +132,11 @@ class Dialogue:
         ranked = self.matcher.rank_terms(terms, limit=RANK_DEPTH)
         focus = _question_part(text)
         if focus and ranked:
-            weight = self.policy.focus_weight
+            # A clear whole message keeps its background (who asks, what happened); a weak one
+            # (a long unrelated preamble) lets the asking sentences decide more.
+            policy = self.policy
+            weight = (policy.focus_weight if ranked[0].score >= policy.clear_reading
+                      else policy.focus_weight_unclear)
             scores = {s.intent: (1 - weight) * s.score for s in ranked}
             phrasing = {s.intent: s.phrasing for s in ranked}
             for s in self.matcher.rank(focus, limit=RANK_DEPTH):

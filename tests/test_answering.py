@@ -248,6 +248,25 @@ def test_long_chatty_message_is_read_whole(dialogue: Dialogue) -> None:
     assert TOO_LONG_NOTE not in reply.text
 
 
+def test_the_question_sentences_weigh_more_when_the_whole_message_reads_weakly(
+        kb: KnowledgeBase, dialogue: Dialogue) -> None:
+    message = ("Selamat pagi min, saya staf kecamatan, kemarin ada acara arisan keluarga besar di "
+               "rumah mertua dan banyak saudara datang dari luar kota, ramai sekali sampai malam. "
+               "Pertanyaan saya: boleh gak PNS like postingan caleg di instagram?")
+    whole = [s.intent for s in dialogue.matcher.rank(message, limit=8)]
+    asked = [s.intent for s in dialogue.matcher.rank(message.split(". ")[-1], limit=8)]
+    assert whole[:2] != asked[:2]
+
+    def top(clear_reading: float) -> list[str]:
+        # the whole message weighs alone when clear, the asking sentence alone when weak
+        policy = replace(dialogue.policy, focus_weight=0.0, focus_weight_unclear=1.0,
+                         clear_reading=clear_reading)
+        return [s.intent for s in Dialogue(kb, dialogue.matcher, policy).read(message).ranked[:2]]
+
+    assert top(clear_reading=0.0) == whole[:2]
+    assert top(clear_reading=99.0) == asked[:2]
+
+
 def test_very_long_message_says_it_was_cut(dialogue: Dialogue) -> None:
     reply = dialogue.answer("boleh pns like postingan caleg? " + "bla " * 2000)
     assert reply.text.startswith(TOO_LONG_NOTE)
