@@ -335,9 +335,10 @@ def test_whatsapp_broadcasts_use_whatsapp_formatting() -> None:
 def test_the_long_message_note_keeps_the_bold_on_the_verdict(dialogue: Dialogue) -> None:
     reply = dialogue.answer(FOTO + " " + "sy cuma mau tanya. " * 260)  # over 4,000 characters
     assert reply.text.startswith(replies.TOO_LONG_NOTE) and reply.brief is not None
-    for shown in (reply.shown(), dialogue.answer(FOTO).with_note("x").shown()):
+    for answer, shown in ((reply, reply.shown()),
+                          (dialogue.answer(FOTO), dialogue.answer(FOTO).with_note("x").shown())):
         start, end = shown.bold[0]
-        assert shown.text[start:end].startswith("⛔ DILARANG — ")
+        assert shown.text[start:end].startswith(f"{replies.VERDICT_LABELS[answer.verdict]} — ")
 
 
 @pytest.mark.parametrize("data", ["f:2:foto_bersama_calon", "f:1:", "f:0:foto_bersama_calon:x",
