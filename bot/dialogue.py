@@ -96,6 +96,7 @@ class Dialogue:
         self._conditions = {i.id: [(c, Cues(c.cues, normalizer, *negations))
                                    for c in i.conditions]
                             for i in kb.intents.values() if i.conditions}
+        self._settings: dict[str, frozenset[str]] = {}  # see _setting
 
     # -- free text ------------------------------------------------------------------------
     def answer(self, text: str, context: Context | None = None) -> Reply:
@@ -149,21 +150,21 @@ class Dialogue:
     def decide(self, reading: Reading, policy: Policy | None = None) -> Reply:
         """Choose the reply for a reading of a message (with another `policy`: calibration)."""
         policy, ranked = policy or self.policy, reading.ranked
-        top = ranked[0] if ranked else None
-        intent = self.kb.intents[top.intent] if top else None
-        if intent is not None and reading.words and not self._concepts.first(reading.words) \
-                and not self._concepts.first(reading.terms):  # typos corrected: "mlih" is "pilih"
-            # Nothing about elections or neutrality in it: no verdict, whatever matched.
-            if intent.kind is not IntentKind.ANSWER and top.score >= policy.agree_threshold:
-                return self.reply_for(intent, confidence=top.score)
-            return self.out_of_scope()
-        if reading.words and intent is not None and intent.kind is IntentKind.SMALLTALK:
+        # the words as written, or as read for matching (typos corrected: "kampamye")
+        about_elections = bool(self._concepts.first(reading.words)
+                               or self._concepts.first(reading.terms))
+        if reading.words and about_elections:
             # A question about elections is not a greeting, however it opens ("mohon izin
             # bertanya …"): the small-talk intents step aside.
             ranked = [s for s in ranked
                       if self.kb.intents[s.intent].kind is not IntentKind.SMALLTALK]
-            top = ranked[0] if ranked else None
-            intent = self.kb.intents[top.intent] if top else None
+        top = ranked[0] if ranked else None
+        intent = self.kb.intents[top.intent] if top else None
+        if intent is not None and reading.words and not about_elections:
+            # Nothing about elections or neutrality in it: no verdict, whatever matched.
+            if intent.kind is not IntentKind.ANSWER and top.score >= policy.agree_threshold:
+                return self.reply_for(intent, confidence=top.score)
+            return self.out_of_scope()
         if top is None or top.score < policy.clarify_threshold:
             return self.fallback(reading)
         assert intent is not None  # it is the top's
@@ -219,8 +220,16 @@ class Dialogue:
         group, so "relawan paslon" there is the setting, not a partisan act."""
         found = self._partisan.found(reading.words)
         if found and reading.ranked:
-            found -= self._partisan.found(self.kb.normalizer.words(reading.ranked[0].phrasing))
+            found -= self._setting(reading.ranked[0].phrasing)
         return bool(found)
+
+    def _setting(self, phrasing: str) -> frozenset[str]:
+        """The partisan cues a KB phrasing itself contains (normalised once per phrasing)."""
+        cues = self._settings.get(phrasing)
+        if cues is None:
+            cues = self._settings[phrasing] = frozenset(
+                self._partisan.found(self.kb.normalizer.words(phrasing)))
+        return cues
 
     def _broken_condition(self, intent: Intent, words: list[str]) -> Condition | None:
         """The first of the intent's conditions that the question itself states as broken."""

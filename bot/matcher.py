@@ -102,25 +102,27 @@ class Matcher:
         self._intents = list(intent_terms)
         position = {intent_id: k for k, intent_id in enumerate(self._intents)}
         self._owner = np.asarray([position[o] for o in owners], dtype=np.intp)
+        # Common terms per phrasing as a dense table (they are few): their share of a dot product
+        # is looked up for the candidates only, so it does not grow with the KB.
+        self._common_column = {t: k for k, t in enumerate(sorted(self._common))}
+        self._has_common = np.zeros((len(term_sets), len(self._common_column)), dtype=bool)
         phrasings_of_term: dict[str, list[int]] = defaultdict(list)
         for index, terms in enumerate(term_sets):
             for term in terms:
                 phrasings_of_term[term].append(index)
+                if term in self._common:
+                    self._has_common[index, self._common_column[term]] = True
         self._phrasings_of_term = {t: np.asarray(rows, dtype=np.intp)
                                    for t, rows in phrasings_of_term.items()}
-        # common terms per phrasing as a dense table (they are few): their share of a dot product
-        # is looked up for the candidates only, so it does not grow with the KB
-        self._common_column = {t: k for k, t in enumerate(sorted(self._common))}
-        self._has_common = np.zeros((len(term_sets), len(self._common_column)), dtype=bool)
-        for index, terms in enumerate(term_sets):
-            for term in terms & self._common:
-                self._has_common[index, self._common_column[term]] = True
         self._inverse_norm = np.asarray(
             [1.0 / (math.sqrt(sum(self._idf[t] ** 2 for t in terms)) or 1.0)
              for terms in term_sets])
-        self._intents_of_term = {
-            t: np.asarray(sorted(position[o] for o, terms in intent_terms.items() if t in terms),
-                          dtype=np.intp) for t in self._idf}
+        intents_of_term: dict[str, list[int]] = defaultdict(list)
+        for k, terms in enumerate(intent_terms.values()):
+            for term in terms:
+                intents_of_term[term].append(k)
+        self._intents_of_term = {t: np.asarray(rows, dtype=np.intp)
+                                 for t, rows in intents_of_term.items()}
         self._keywords = {
             i.id: frozenset(self.normalizer.terms(" ".join(i.keywords)))
             for i in kb.intents.values()
@@ -139,9 +141,8 @@ class Matcher:
             # per intent its scorer column; per scorer column the intent's phrasings
             self._column = np.asarray([self.classifier.position[i] for i in self._intents],
                                       dtype=np.intp)
-            rows_of = [np.flatnonzero(self._owner == position[c])
-                       for c in self.classifier.classes]
-            self._phrasings_of_column = rows_of
+            self._phrasings_of_column = [np.flatnonzero(self._owner == position[c])
+                                         for c in self.classifier.classes]
 
     # ---------------------------------------------------------------------------------------
     def query_terms(self, text: str) -> list[str]:
@@ -192,7 +193,8 @@ class Matcher:
 
         # Per phrasing, the IDF dot product with the question's distinctive terms (both weigh a
         # term by its IDF).
-        distinctive = [k for k, t in enumerate(query) if t not in self._common]
+        is_common = [t in self._common for t in query]
+        distinctive = [k for k, common in enumerate(is_common) if not common]
         if distinctive:
             rows = [self._phrasings_of_term[query[k]] for k in distinctive]
             distinct = np.bincount(np.concatenate(rows), minlength=len(self._owner),
@@ -219,12 +221,11 @@ class Matcher:
         candidates = np.unique(candidates)
         # Strings hold sorted terms, so plain ratio equals token_sort_ratio without re-sorting
         # every phrasing per question; they are normalised already: processor=None.
-        strings = self._strings
-        fuzzy = process.cdist([" ".join(sorted(terms))], [strings[i] for i in candidates],
+        fuzzy = process.cdist([" ".join(sorted(terms))], [self._strings[i] for i in candidates],
                               scorer=fuzz.ratio, processor=None, score_cutoff=w.fuzzy_cutoff,
                               dtype=np.float32)[0]
         dot = distinct[candidates]
-        common = [k for k, t in enumerate(query) if t in self._common]
+        common = [k for k, common in enumerate(is_common) if common]
         if common:  # … plus the common terms' share
             columns = [self._common_column[query[k]] for k in common]
             dot = dot + self._has_common[np.ix_(candidates, columns)] @ squares[common]
@@ -232,12 +233,11 @@ class Matcher:
                  + w.fuzzy / 100.0 * fuzzy)
 
         # Each intent by its best phrasing …
-        owner = self._owner[candidates]
-        order = np.lexsort((-score, owner))
+        order = np.lexsort((-score, self._owner[candidates]))
+        owner = self._owner[candidates[order]]
         first = np.ones(len(order), dtype=bool)
-        first[1:] = owner[order][1:] != owner[order][:-1]
-        best, intents = candidates[order][first], owner[order][first]
-        total = score[order][first]
+        first[1:] = owner[1:] != owner[:-1]
+        best, intents, total = candidates[order][first], owner[first], score[order][first]
         # … plus the share of the question's weight the intent's words explain,
         counts = len(self._intents)
         coverage = np.bincount(np.concatenate([self._intents_of_term[t] for t in query]),
