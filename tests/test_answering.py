@@ -209,6 +209,14 @@ def test_may_i_question_keeps_the_rule_verdict(mini: Dialogue) -> None:
     assert reply.verdict is Verdict.DILARANG
 
 
+def test_who_the_asker_is_asks_for_no_sanction(dialogue: Dialogue) -> None:
+    # "…, status PNS." describes the asker; "gimana status PNS-nya?" asks what happens to one
+    said = dialogue.answer("Sy guru SD, status PNS. Kemarin sy ikut kampanye paslon, boleh?")
+    assert said.verdict is Verdict.DILARANG, said
+    asked = dialogue.answer("pns ikut kampanye paslon, status PNS-nya gimana?")
+    assert asked.verdict is Verdict.INFO, asked
+
+
 def test_question_types_come_from_the_kb(kb: KnowledgeBase) -> None:
     facets = {t.facet.value for t in kb.question_types if t.facet}
     assert {"why", "sanction", "basis", "rule"} <= facets
