@@ -135,10 +135,18 @@ def test_a_question_tag_is_no_negation(kb: KnowledgeBase) -> None:
 @pytest.mark.parametrize("question", [
     "boleh datang ke TPS buat nyoblos?",
     "pns boleh ikut memilih di pilkada?",
+    "boleh share postingan resmi KPU soal jadwal coblosan?",
+    "pns boleh ngajak tetangga dateng ke TPS, gak nyebut calon?",
+    "boleh ikut sosialisasi pemilu dari KPU di kelurahan?",
 ])
 def test_basic_safe_questions_are_answered(dialogue: Dialogue, question: str) -> None:
     reply = dialogue.answer(question)
     assert reply.kind is ReplyKind.ANSWER and reply.verdict is Verdict.BOLEH, reply
+
+
+def test_a_safe_act_with_a_candidate_added_is_not(dialogue: Dialogue) -> None:
+    reply = dialogue.answer("share postingan KPU tapi ada foto paslon nomor 2, boleh?")
+    assert reply.verdict is Verdict.DILARANG, reply
 
 
 # -- scope gate -------------------------------------------------------------------------------
