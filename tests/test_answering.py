@@ -225,6 +225,14 @@ def test_who_the_asker_is_asks_for_no_sanction(dialogue: Dialogue) -> None:
     assert asked.verdict is Verdict.INFO, asked
 
 
+def test_what_a_rule_covers_is_answered_as_information(dialogue: Dialogue) -> None:
+    listing = dialogue.answer("gaya foto pakai jari apa saja yang dilarang buat pns?")
+    assert listing.intent == "pose_jari" and listing.verdict is Verdict.INFO, listing
+    assert "Aturannya: dilarang" in listing.text
+    may_i = dialogue.answer("boleh pose dua jari pas foto sama caleg?")
+    assert may_i.verdict is Verdict.DILARANG, may_i
+
+
 def test_question_types_come_from_the_kb(kb: KnowledgeBase) -> None:
     facets = {t.facet.value for t in kb.question_types if t.facet}
     assert {"why", "sanction", "basis", "rule"} <= facets
