@@ -193,7 +193,12 @@ class KFoldReport:
 
 @dataclass(frozen=True, slots=True)
 class HeldOut:
-    """One held-out phrasing, read by the dialogue of the fold that did not see it."""
+    """One held-out phrasing, read by the dialogue of the fold that did not see it.
+
+    `verdict` is what the KB means for the phrasing: its intent's answer to exactly these
+    words, so a phrasing that breaks one of the intent's conditions ("simulasi pakai paslon
+    asli") expects the condition's verdict, and a "…, sanksinya apa?" phrasing expects `info`.
+    """
 
     dialogue: Dialogue
     reading: Reading
@@ -221,7 +226,9 @@ def kfold_readings(kb: KnowledgeBase, k: int = 5, seed: int = 7,
         dialogue = Dialogue(fold_kb, Matcher(fold_kb), policy)
         for n in sorted(held):
             truth, q = pairs[n]
-            out.append(HeldOut(dialogue, dialogue.read(q), truth, kb.intents[truth].verdict))
+            reading = dialogue.read(q)
+            meant = dialogue.reply_for(intents[truth], words=reading.words).verdict
+            out.append(HeldOut(dialogue, reading, truth, meant))
     return out
 
 

@@ -14,6 +14,7 @@ import pytest
 
 from bot.cues import Cues
 from bot.dialogue import MAX_INPUT_CHARS, Dialogue, Policy, Reading
+from bot.evaluation import kfold_readings
 from bot.knowledge import KnowledgeBase, load_knowledge
 from bot.matcher import Matcher, MatchWeights, Scored
 from bot.models import ReplyKind, Verdict
@@ -248,6 +249,18 @@ def test_a_broken_condition_makes_the_answer_stricter(mini: Dialogue) -> None:
     assert broken.intent == "jadi_kpps" and broken.verdict is Verdict.DILARANG
     assert broken.text.startswith("⛔ DILARANG")
     assert "Mengarahkan pemilih" in broken.text
+
+
+def test_kfold_expects_what_the_kb_means_for_a_phrasing(mini_kb: KnowledgeBase) -> None:
+    # a phrasing that breaks its intent's condition expects the condition's verdict
+    kpps = mini_kb.intents["jadi_kpps"]
+    broken = "pns jadi kpps terus ajak pilih calon nomor 2 boleh"
+    kb = replace(mini_kb, intents={**mini_kb.intents,
+                                   kpps.id: replace(kpps, questions=(*kpps.questions, broken))})
+    held = {" ".join(h.reading.words): h for h in kfold_readings(kb, k=2)
+            if h.truth == kpps.id}
+    assert held[" ".join(kb.normalizer.words(broken))].verdict is Verdict.DILARANG
+    assert {h.verdict for h in held.values()} == {Verdict.BERSYARAT, Verdict.DILARANG}
 
 
 def test_cue_phrases_match_in_order_with_small_gaps() -> None:
