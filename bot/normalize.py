@@ -28,6 +28,10 @@ _PREFIXES = (
 # Chat Indonesian drops "me-" before t- and p- words: "nolak" (menolak), "masang" (memasang).
 # Tried only on a token that is no Indonesian word itself ("marah" is not "parah").
 _COLLOQUIAL = (("n", "t"), ("m", "p"))
+# Chat Indonesian also has "-in" for "-kan"/"-i" ("diturunin", "ngebagiin") and "nge-" before a
+# stem ("ngeshare"). Read so for matching only: cue phrases keep the form as written, since
+# "kampanyein" (campaign for someone) says more than "kampanye".
+_CHAT_SUFFIX, _CHAT_PREFIX = "in", "nge"
 _VOWELS = frozenset("aeiou")
 _MIN_STEM = 3
 
@@ -126,8 +130,7 @@ class Normalizer:
     # -- matching terms ---------------------------------------------------------------------
     def terms(self, text: str) -> list[str]:
         """Return the tokens used for matching (filler dropped, affixes stripped)."""
-        filler = self.lexicon.filler
-        return [self.stem(t) for t in self.tokens(text) if t not in filler]
+        return self.terms_and_words(text)[0]
 
     def words(self, text: str) -> list[str]:
         """Every token, filler included, with affixes stripped (for cue phrases)."""
@@ -138,7 +141,9 @@ class Normalizer:
         filler = self.lexicon.filler
         tokens = self.tokens(text)
         words = [self.stem(t) for t in tokens]
-        return [w for t, w in zip(tokens, words, strict=True) if t not in filler], words
+        terms = [self._chat_stem(w) for t, w in zip(tokens, words, strict=True)
+                 if t not in filler]
+        return terms, words
 
     def learn_vocabulary(self, words: Iterable[str]) -> None:
         """Set the words the stemmer may reduce to (the knowledge base's own tokens)."""
@@ -164,6 +169,18 @@ class Normalizer:
         if len(self._stem_cache) < 50_000:
             self._stem_cache[token] = result
         return result
+
+    def _chat_stem(self, token: str) -> str:
+        """A chat form the stemmer left alone read as its stem: "diturunin" -> "turun"."""
+        rest = token
+        if rest.endswith(_CHAT_SUFFIX):
+            rest = rest[: -len(_CHAT_SUFFIX)]
+        if rest.startswith(_CHAT_PREFIX):
+            rest = rest[len(_CHAT_PREFIX) :]
+        if rest == token or len(rest) < _MIN_STEM or token in self.lexicon.no_stem:
+            return token
+        stem = self.stem(rest)
+        return stem if stem in self._vocabulary else token
 
     def _candidates(self, token: str) -> list[str]:
         bases = [token]

@@ -17,10 +17,11 @@ def normalizer() -> Normalizer:
         numbers={"dua": "2", "tiga": "3"},
         filler=frozenset({"yang", "sih", "min", "gimana"}),
         protected=frozenset({"tidak", "boleh", "jangan", "harus", "belum", "sudah"}),
-        no_stem=frozenset({"pasangan"}),
+        no_stem=frozenset({"pasangan", "desain"}),
     )
     n = Normalizer(lexicon)
-    n.learn_vocabulary(["foto", "posting", "pilih", "ikut", "dukung", "pasang", "sebar"])
+    n.learn_vocabulary(["foto", "posting", "pilih", "ikut", "dukung", "pasang", "sebar", "desa",
+                        "kampanye", "share", "turun"])
     return n
 
 
@@ -65,6 +66,16 @@ def test_stemming_only_to_known_words(normalizer: Normalizer) -> None:
     assert normalizer.terms("mengikuti dukungan menyebarkan") == ["ikut", "dukung", "sebar"]
     # unknown words stay as they are; protected and no_stem words are not stemmed
     assert normalizer.terms("rendang pasangan") == ["rendang", "pasangan"]
+
+
+def test_chat_forms_are_read_as_their_stem_for_matching_only(normalizer: Normalizer) -> None:
+    # "-in" for "-kan"/"-i" and "nge-": matched as the stem ...
+    assert normalizer.terms("diturunin ngeshare dipasangin") == ["turun", "share", "pasang"]
+    # ... while cue phrases see the form as written ("kampanyein": campaign for someone)
+    terms, words = normalizer.terms_and_words("kampanyein")
+    assert terms == ["kampanye"] and words == ["kampanyein"]
+    # only to a known stem, and never a no_stem word ("desain" is no "desa")
+    assert normalizer.terms("desain kemarin") == ["desain", "kemarin"]
 
 
 def test_accents_emoji_and_other_scripts(normalizer: Normalizer) -> None:
