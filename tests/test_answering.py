@@ -155,6 +155,7 @@ def test_a_safe_act_with_a_candidate_added_is_not(dialogue: Dialogue) -> None:
     "PNS cowok bisa cuti nemenin istri lahiran berapa lama?",
     "tukin naik kapan ya min",
     "jam kerja pns pas puasa jadi berapa jam?",
+    "pengajuan mutasi antar kabupaten karena ikut istri, syaratnya apa?",
 ])
 def test_no_election_concept_no_verdict(dialogue: Dialogue, question: str) -> None:
     reply = dialogue.answer(question)
@@ -176,6 +177,11 @@ def test_a_misspelt_concept_still_opens_the_gate(dialogue: Dialogue) -> None:
     reading = dialogue.read("sy pns boleh ikut kampamye gak?")
     assert dialogue._concepts.first(reading.words) is None
     assert dialogue.answer("sy pns boleh ikut kampamye gak?").verdict is Verdict.DILARANG
+
+
+def test_the_pilkada_ban_on_transfers_is_in_scope(dialogue: Dialogue) -> None:
+    reply = dialogue.answer("sk mutasi saya terbit di masa larangan, sah gak?")
+    assert reply.kind is ReplyKind.ANSWER and reply.verdict is not None, reply
 
 
 def test_out_of_scope_reply_is_polite_and_says_where_to_ask(dialogue: Dialogue) -> None:
