@@ -163,7 +163,11 @@ class Normalizer:
             and token not in self.lexicon.no_stem
             and token not in self.lexicon.protected
         ):
-            known = [c for c in self._candidates(token) if c in self._vocabulary]
+            candidates = self._candidates(token)
+            # a no_stem word reached by stripping is as far as it goes: "pasangannya" is
+            # "pasangan" (spouse), not "pasang"; "pemerintahan" is "pemerintah", not "perintah"
+            kept = [c for c in candidates if c in self.lexicon.no_stem and c in self._vocabulary]
+            known = kept or [c for c in candidates if c in self._vocabulary]
             if known:
                 result = min(known, key=len)
         if len(self._stem_cache) < 50_000:

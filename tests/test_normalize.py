@@ -17,11 +17,12 @@ def normalizer() -> Normalizer:
         numbers={"dua": "2", "tiga": "3"},
         filler=frozenset({"yang", "sih", "min", "gimana"}),
         protected=frozenset({"tidak", "boleh", "jangan", "harus", "belum", "sudah"}),
-        no_stem=frozenset({"pasangan", "desain"}),
+        no_stem=frozenset({"pasangan", "desain", "masalah"}),
     )
     n = Normalizer(lexicon)
     n.learn_vocabulary(["foto", "posting", "pilih", "ikut", "dukung", "pasang", "sebar", "desa",
-                        "kampanye", "share", "turun"])
+                        "kampanye", "share", "turun", "pasang", "masa", "masalah",
+                        "pasangan"])
     return n
 
 
@@ -66,6 +67,8 @@ def test_stemming_only_to_known_words(normalizer: Normalizer) -> None:
     assert normalizer.terms("mengikuti dukungan menyebarkan") == ["ikut", "dukung", "sebar"]
     # unknown words stay as they are; protected and no_stem words are not stemmed
     assert normalizer.terms("rendang pasangan") == ["rendang", "pasangan"]
+    # a no_stem word reached by stripping ends it: "pasangannya" is no "pasang"
+    assert normalizer.terms("pasangannya masalahnya") == ["pasangan", "masalah"]
 
 
 def test_chat_forms_are_read_as_their_stem_for_matching_only(normalizer: Normalizer) -> None:
