@@ -175,7 +175,8 @@ class Normalizer:
         return result
 
     def _chat_stem(self, token: str) -> str:
-        """A chat form the stemmer left alone read as its stem: "diturunin" -> "turun"."""
+        """A chat form read as its stem ("diturunin" -> "turun", "dimasukin" -> "masukin" ->
+        "masuk"), when that stem is a word the knowledge base uses."""
         rest = token
         if rest.endswith(_CHAT_SUFFIX):
             rest = rest[: -len(_CHAT_SUFFIX)]
