@@ -230,6 +230,8 @@ def test_who_the_asker_is_asks_for_no_sanction(dialogue: Dialogue) -> None:
     assert said.verdict is Verdict.DILARANG, said
     asked = dialogue.answer("pns ikut kampanye paslon, status PNS-nya gimana?")
     assert asked.verdict is Verdict.INFO, asked
+    how = dialogue.answer("pns ikut kampanye paslon, sanksinya gimana?")
+    assert how.verdict is Verdict.INFO, how
 
 
 def test_what_a_rule_covers_is_answered_as_information(dialogue: Dialogue) -> None:
