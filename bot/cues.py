@@ -3,7 +3,9 @@
 A cue is matched on the question's stemmed words with filler kept ("kena apa" needs "apa",
 which matching drops), so `Normalizer.words` is used on both sides. A phrase matches when its
 words occur in order, at most `MAX_GAP` other words apart: "ngajak warga milih" matches the cue
-"ajak pilih", while "apa saya kena sanksi" does not match "kena apa".
+"ajak pilih", while "apa saya kena sanksi" does not match "kena apa". A question's chat forms
+count as their stems too ("ikut teriakin" has the cue "ikut teriak"), while a cue written as a
+chat form matches only that form ("kampanyein": campaigning for someone).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ class Cues:
 
     def __init__(self, phrases: Iterable[str], normalizer: Normalizer,
                  negations: Iterable[str] = (), not_negations: Iterable[str] = ()) -> None:
+        self._normalizer = normalizer
         self._negations = frozenset(w for n in negations for w in normalizer.words(n))
         self._not_negations = [tuple(normalizer.words(p)) for p in not_negations]
         self.phrases: list[tuple[str, tuple[str, ...]]] = []
@@ -46,8 +49,13 @@ class Cues:
 
     def _found(self, words: Sequence[str]) -> Iterator[str]:
         present = set(words)
+        chat = [self._normalizer.chat_stem(w) for w in words]
+        if chat == list(words):
+            chat = []
+        in_chat = set(chat)
         for phrase, cue in self.phrases:
-            if present.issuperset(cue) and self._in_order(cue, words):
+            if (present.issuperset(cue) and self._in_order(cue, words)) or (
+                    chat and in_chat.issuperset(cue) and self._in_order(cue, chat)):
                 yield phrase
 
     def _in_order(self, cue: tuple[str, ...], words: Sequence[str]) -> bool:

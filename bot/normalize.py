@@ -83,6 +83,7 @@ class Normalizer:
                 self._phrases.setdefault(words[0], []).append((words, tuple(value.split())))
         self._vocabulary: frozenset[str] = frozenset()
         self._stem_cache: dict[str, str] = {}
+        self._chat_cache: dict[str, str] = {}
 
     # -- raw tokens -------------------------------------------------------------------------
     def clean(self, text: str) -> str:
@@ -141,7 +142,7 @@ class Normalizer:
         filler = self.lexicon.filler
         tokens = self.tokens(text)
         words = [self.stem(t) for t in tokens]
-        terms = [self._chat_stem(w) for t, w in zip(tokens, words, strict=True)
+        terms = [self.chat_stem(w) for t, w in zip(tokens, words, strict=True)
                  if t not in filler]
         return terms, words
 
@@ -149,6 +150,7 @@ class Normalizer:
         """Set the words the stemmer may reduce to (the knowledge base's own tokens)."""
         self._vocabulary = frozenset(words)
         self._stem_cache.clear()
+        self._chat_cache.clear()
 
     def stem(self, token: str) -> str:
         """Strip affixes only when the result is a word the knowledge base uses."""
@@ -174,18 +176,24 @@ class Normalizer:
             self._stem_cache[token] = result
         return result
 
-    def _chat_stem(self, token: str) -> str:
-        """A chat form read as its stem ("diturunin" -> "turun", "dimasukin" -> "masukin" ->
-        "masuk"), when that stem is a word the knowledge base uses."""
-        rest = token
+    def chat_stem(self, word: str) -> str:
+        """A stemmed chat form read as its stem ("diturunin" -> "turun", "dimasukin" ->
+        "masukin" -> "masuk"), when that stem is a word the knowledge base uses."""
+        cached = self._chat_cache.get(word)
+        if cached is not None:
+            return cached
+        rest = word
         if rest.endswith(_CHAT_SUFFIX):
             rest = rest[: -len(_CHAT_SUFFIX)]
         if rest.startswith(_CHAT_PREFIX):
             rest = rest[len(_CHAT_PREFIX) :]
-        if rest == token or len(rest) < _MIN_STEM or token in self.lexicon.no_stem:
-            return token
-        stem = self.stem(rest)
-        return stem if stem in self._vocabulary else token
+        result = word
+        if rest != word and len(rest) >= _MIN_STEM and word not in self.lexicon.no_stem:
+            stem = self.stem(rest)
+            result = stem if stem in self._vocabulary else word
+        if len(self._chat_cache) < 50_000:
+            self._chat_cache[word] = result
+        return result
 
     def _candidates(self, token: str) -> list[str]:
         bases = [token]

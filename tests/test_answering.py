@@ -280,6 +280,16 @@ def test_cue_phrases_match_in_order_with_small_gaps() -> None:
     assert cues.first(normalizer.words("ajak warga kampung kami semua untuk pilih")) is None
 
 
+def test_a_chat_form_in_a_question_has_the_cue_of_its_stem() -> None:
+    normalizer = Normalizer(Lexicon())
+    normalizer.learn_vocabulary(["ikut", "teriak", "kampanye"])
+    cues = Cues(["ikut teriak", "kampanyein"], normalizer)
+    assert cues.first(normalizer.words("sy ikut teriakin nama calon")) == "ikut teriak"
+    # a cue written as a chat form keeps its own meaning
+    assert cues.first(normalizer.words("sy ikut kampanye")) is None
+    assert cues.first(normalizer.words("sy kampanyein bapak")) == "kampanyein"
+
+
 # -- long messages and input hygiene ---------------------------------------------------------
 def test_long_chatty_message_is_read_whole(dialogue: Dialogue) -> None:
     background = ("Assalamualaikum min, mohon maaf mengganggu waktunya. Saya bekerja sebagai "
