@@ -139,6 +139,7 @@ def test_a_question_tag_is_no_negation(kb: KnowledgeBase) -> None:
     "boleh share postingan resmi KPU soal jadwal coblosan?",
     "pns boleh ngajak tetangga dateng ke TPS, gak nyebut calon?",
     "boleh ikut sosialisasi pemilu dari KPU di kelurahan?",
+    "dokter rsud ditunjuk kpu periksa kesehatan bakal calon, melanggar gak?",
 ])
 def test_basic_safe_questions_are_answered(dialogue: Dialogue, question: str) -> None:
     reply = dialogue.answer(question)
