@@ -146,6 +146,20 @@ def test_basic_safe_questions_are_answered(dialogue: Dialogue, question: str) ->
     assert reply.kind is ReplyKind.ANSWER and reply.verdict is Verdict.BOLEH, reply
 
 
+def test_an_order_is_no_permission_to_obey(dialogue: Dialogue) -> None:
+    # "refusing is allowed" must not read as "boleh" for the ordered act itself
+    ordered = dialogue.answer("kepsek suruh guru pasang stiker calon, boleh?")
+    assert ordered.verdict is not Verdict.BOLEH, ordered
+    refusing = dialogue.answer("atasan nyuruh dukung calon, boleh saya tolak?")
+    assert refusing.verdict is Verdict.BOLEH, refusing
+
+
+def test_leaving_a_group_is_not_staying_in_it(dialogue: Dialogue) -> None:
+    assert dialogue.answer("boleh gak keluar dari grup relawan paslon").verdict is Verdict.BOLEH
+    stays = dialogue.answer("dimasukin grup relawan paslon, saya gak keluar cuma diem, boleh kan")
+    assert stays.verdict is Verdict.DILARANG, stays
+
+
 def test_a_safe_act_with_a_candidate_added_is_not(dialogue: Dialogue) -> None:
     reply = dialogue.answer("share postingan KPU tapi ada foto paslon nomor 2, boleh?")
     assert reply.verdict is Verdict.DILARANG, reply
