@@ -49,10 +49,8 @@ class Cues:
 
     def _found(self, words: Sequence[str]) -> Iterator[str]:
         present = set(words)
-        chat = [self._normalizer.chat_stem(w) for w in words]
-        if chat == list(words):
-            chat = []
-        in_chat = set(chat)
+        chat = self._normalizer.chat_words(words)
+        in_chat = set(chat) if chat else set()
         for phrase, cue in self.phrases:
             if (present.issuperset(cue) and self._in_order(cue, words)) or (
                     chat and in_chat.issuperset(cue) and self._in_order(cue, chat)):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 _NON_WORD = re.compile(r"[^0-9a-z]+")
@@ -84,6 +84,7 @@ class Normalizer:
         self._vocabulary: frozenset[str] = frozenset()
         self._stem_cache: dict[str, str] = {}
         self._chat_cache: dict[str, str] = {}
+        self._chat_last: tuple[Sequence[str] | None, list[str] | None] = (None, None)
 
     # -- raw tokens -------------------------------------------------------------------------
     def clean(self, text: str) -> str:
@@ -151,6 +152,7 @@ class Normalizer:
         self._vocabulary = frozenset(words)
         self._stem_cache.clear()
         self._chat_cache.clear()
+        self._chat_last = (None, None)
 
     def stem(self, token: str) -> str:
         """Strip affixes only when the result is a word the knowledge base uses."""
@@ -175,6 +177,18 @@ class Normalizer:
         if len(self._stem_cache) < 50_000:
             self._stem_cache[token] = result
         return result
+
+    def chat_words(self, words: Sequence[str]) -> list[str] | None:
+        """`words` with their chat forms read as stems, or None when there is none. Every cue
+        set reads the same words of a question, so the last answer is kept (by identity)."""
+        last_words, last_chat = self._chat_last
+        if words is last_words:
+            return last_chat
+        chat: list[str] | None = [self.chat_stem(w) for w in words]
+        if chat == list(words):
+            chat = None
+        self._chat_last = (words, chat)
+        return chat
 
     def chat_stem(self, word: str) -> str:
         """A stemmed chat form read as its stem ("diturunin" -> "turun", "dimasukin" ->
