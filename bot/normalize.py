@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 _NON_WORD = re.compile(r"[^0-9a-z]+")
 _ELONGATION = re.compile(r"([a-z])\1{2,}")
-_REDUPLICATION = re.compile(r"([a-z]{2,})2([a-z]*)")  # "rame2" -> "rame", "dukung2an" -> "dukungan"
+_REDUPLICATION = re.compile(r"([a-z]{2,})2(?![0-9])([a-z]*)")  # "rame2" -> "rame", "dukung2an" -> "dukungan"
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 _LETTER_DIGIT = re.compile(r"(?<=[a-z])(?=[0-9])|(?<=[0-9])(?=[a-z])")
 
 # Affixes tried by the vocabulary-aware stemmer, longest first. A stem is accepted only when
@@ -89,7 +90,9 @@ class Normalizer:
     # -- raw tokens -------------------------------------------------------------------------
     def clean(self, text: str) -> str:
         """Lower-case, fold accents and punctuation, collapse elongations and reduplication."""
-        text = unicodedata.normalize("NFKC", text).casefold().translate(_INVISIBLE)
+        # "#LanjutkanPakBupati" is three words: split where a lower-case letter meets a capital
+        text = _CAMEL.sub(" ", unicodedata.normalize("NFKC", text))
+        text = text.casefold().translate(_INVISIBLE)
         # Lookalikes only inside words that also have Latin letters (spoofing); a word that is
         # all Cyrillic or Greek stays foreign.
         text = " ".join(w.translate(_LOOKALIKES) if _LATIN.search(w) else w for w in text.split())

@@ -52,6 +52,13 @@ def test_number_words_and_digits_split_from_letters(normalizer: Normalizer) -> N
 
 def test_reduplication_marker(normalizer: Normalizer) -> None:
     assert normalizer.tokens("bagi2 sembako rame2") == ["bagi", "sembako", "rame"]
+    # a "2" that starts a year is no reduplication
+    assert normalizer.tokens("pilkada2024") == ["pilkada", "2024"]
+
+
+def test_camel_case_hashtags_are_split(normalizer: Normalizer) -> None:
+    assert normalizer.tokens("#LanjutkanPakBupati") == ["lanjutkan", "pak", "bupati"]
+    assert normalizer.tokens("PPPK BKPSDM") == ["pppk", "bkpsdm"]  # capitals alone stay whole
 
 
 def test_verdict_words_are_never_dropped(normalizer: Normalizer) -> None:
