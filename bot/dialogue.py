@@ -51,7 +51,6 @@ class Policy:
     focus_weight: float = 0.2          # long messages: weight of the question sentences …
     focus_weight_unclear: float = 0.5  # … or this, when the whole message reads weakly …
     clear_reading: float = 0.6         # … (its top score under this)
-    info_unscoped: float = 1.4         # an information intent this close needs no election word
     max_choices: int = 3
 
 
@@ -165,10 +164,6 @@ class Dialogue:
             # Nothing about elections or neutrality in it: no verdict, whatever matched.
             if intent.kind is not IntentKind.ANSWER and top.score >= policy.agree_threshold:
                 return self.reply_for(intent, confidence=top.score)
-            if intent.verdict is Verdict.INFO and top.score >= policy.info_unscoped:
-                # one of the KB's own information questions, nearly word for word ("UU ASN yang
-                # baru nomor berapa?", "beda hukdis sedang sm berat apa?"): no rule, no verdict
-                return self.reply_for(intent, confidence=top.score, words=reading.words)
             return self.out_of_scope()
         if top is None or top.score < policy.clarify_threshold:
             return self.fallback(reading)

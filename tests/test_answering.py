@@ -194,14 +194,6 @@ def test_a_misspelt_concept_still_opens_the_gate(dialogue: Dialogue) -> None:
     assert dialogue.answer("sy pns boleh ikut kampamye gak?").verdict is Verdict.DILARANG
 
 
-def test_the_kbs_own_information_question_needs_no_election_word(dialogue: Dialogue) -> None:
-    # nearly a KB phrasing of an information intent: answered, with no rule verdict
-    reply = dialogue.answer("hukdis ringan sedang berat bedanya apa")
-    assert reply.intent == "sanksi_sedang_berat" and reply.verdict is Verdict.INFO, reply
-    # a looser match stays out of scope
-    assert dialogue.answer("pns kena hukdis sedang boleh naik pangkat?").verdict is None
-
-
 def test_the_pilkada_ban_on_transfers_is_in_scope(dialogue: Dialogue) -> None:
     reply = dialogue.answer("sk mutasi saya terbit di masa larangan, sah gak?")
     assert reply.kind is ReplyKind.ANSWER and reply.verdict is not None, reply
