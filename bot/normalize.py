@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 _NON_WORD = re.compile(r"[^0-9a-z]+")
 _ELONGATION = re.compile(r"([a-z])\1{2,}")
-_REDUPLICATION = re.compile(r"([a-z]{2,})2(?![0-9])([a-z]*)")  # "rame2" -> "rame", "dukung2an" -> "dukungan"
+# "rame2" -> "rame", "dukung2an" -> "dukungan"; not a year: "pilkada2024"
+_REDUPLICATION = re.compile(r"([a-z]{2,})2(?![0-9])([a-z]*)")
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 _LETTER_DIGIT = re.compile(r"(?<=[a-z])(?=[0-9])|(?<=[0-9])(?=[a-z])")
 
