@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from bot.normalize import Normalizer
 
 MAX_GAP = 2  # words allowed between two words of a cue, and before it for a negation
+_FIRST_PERSON = frozenset({"saya", "aku"})  # as the normaliser writes them ("sy", "gw" -> saya)
 
 
 class Cues:
@@ -22,12 +23,16 @@ class Cues:
 
     With `negations`, a phrase right after a negation ("tanpa ngajak milih", "tidak dianggap
     kampanye": at most `MAX_GAP` words before it) does not count, unless the negation is part of
-    one of `not_negations` there ("jangan lupa coblos nomor 1", "boleh gak sy posting …").
+    one of `not_negations` there ("jangan lupa coblos nomor 1", "boleh gak sy posting …"). A
+    phrase that opens with "saya" right after one of `possessors` is someone else's act:
+    "ayah saya share poster" is no "saya share".
     """
 
     def __init__(self, phrases: Iterable[str], normalizer: Normalizer,
-                 negations: Iterable[str] = (), not_negations: Iterable[str] = ()) -> None:
+                 negations: Iterable[str] = (), not_negations: Iterable[str] = (),
+                 possessors: Iterable[str] = ()) -> None:
         self._normalizer = normalizer
+        self._possessors = frozenset(w for p in possessors for w in normalizer.words(p))
         self._negations = frozenset(w for n in negations for w in normalizer.words(n))
         self._not_negations = [tuple(normalizer.words(p)) for p in not_negations]
         self.phrases: list[tuple[str, tuple[str, ...]]] = []
@@ -60,7 +65,9 @@ class Cues:
         """Whether `cue` occurs in order, at most MAX_GAP words apart, and not negated."""
         for start, word in enumerate(words):
             if word == cue[0] and self._follows(cue, words, start) \
-                    and not self._negated(words, start):
+                    and not self._negated(words, start) \
+                    and not (start and cue[0] in _FIRST_PERSON
+                             and words[start - 1] in self._possessors):
                 return True
         return False
 

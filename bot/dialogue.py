@@ -90,10 +90,10 @@ class Dialogue:
         self.policy = policy or Policy()
         normalizer = kb.normalizer
         self._concepts = Cues(kb.concepts, normalizer)
-        negations = (kb.negations, kb.not_negations)
-        self._partisan = Cues(kb.partisan, normalizer, *negations)
+        cue_context = (kb.negations, kb.not_negations, kb.possessors)
+        self._partisan = Cues(kb.partisan, normalizer, *cue_context)
         self._question_types = [(t, Cues(t.cues, normalizer)) for t in kb.question_types]
-        self._conditions = {i.id: [(c, Cues(c.cues, normalizer, *negations))
+        self._conditions = {i.id: [(c, Cues(c.cues, normalizer, *cue_context))
                                    for c in i.conditions]
                             for i in kb.intents.values() if i.conditions}
         self._settings: dict[str, frozenset[str]] = {}  # see _setting

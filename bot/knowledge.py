@@ -95,6 +95,7 @@ class KnowledgeBase:
     partisan: tuple[str, ...] = ()                 # scope.yaml: words of partisanship
     negations: tuple[str, ...] = ()                # scope.yaml: words that void a cue after them
     not_negations: tuple[str, ...] = ()            # scope.yaml: … except in these ("jangan lupa")
+    possessors: tuple[str, ...] = ()               # scope.yaml: "ayah saya share" is ayah's act
     question_types: tuple[QuestionType, ...] = ()  # question_types.yaml
 
     def intents_in_topic(self, topic_id: str) -> list[Intent]:
@@ -447,7 +448,7 @@ def _load_scope(path: Path, root: Path, problems: list[Problem]) -> dict[str, tu
     """The concepts, partisanship cues and negations of scope.yaml, by key."""
     reader = _FileReader(path, root, problems)
     data = reader.load()
-    keys = ("concepts", "partisan", "negations", "not_negations")
+    keys = ("concepts", "partisan", "negations", "not_negations", "possessors")
     if reader.failed:
         return dict.fromkeys(keys, ())
     if not isinstance(data, dict):

@@ -295,6 +295,14 @@ def test_cue_phrases_match_in_order_with_small_gaps() -> None:
     assert cues.first(normalizer.words("ajak warga kampung kami semua untuk pilih")) is None
 
 
+def test_an_act_of_someone_the_asker_names_is_theirs() -> None:
+    normalizer = Normalizer(Lexicon())
+    cues = Cues(["saya share"], normalizer, possessors=["ayah"])
+    assert cues.first(normalizer.words("ayah saya share poster calon")) is None
+    assert cues.first(normalizer.words("saya share poster calon")) == "saya share"
+    assert cues.first(normalizer.words("ayah saya share, saya share juga")) == "saya share"
+
+
 def test_a_chat_form_in_a_question_has_the_cue_of_its_stem() -> None:
     normalizer = Normalizer(Lexicon())
     normalizer.learn_vocabulary(["ikut", "teriak", "kampanye"])
