@@ -38,7 +38,8 @@ CLARIFY_CANDIDATES = ("boleh gak pns ikut acara calon", "boleh like?", "medsos",
                       "boleh gak asn hadir", "asn boleh like",
                       "atasan maksa saya ikut kampanye, boleh saya tolak?",
                       "Aku dimasukin grup wa relawan paslon tanpa izin, boleh langsung left aja "
-                      "kan?")
+                      "kan?", "kepsek suruh guru pasang stiker calon, boleh?",
+                      "atasan suruh dukung paslon 2, gimana")
 
 
 @pytest.fixture
