@@ -3,9 +3,10 @@
 A cue is matched on the question's stemmed words with filler kept ("kena apa" needs "apa",
 which matching drops), so `Normalizer.words` is used on both sides. A phrase matches when its
 words occur in order, at most `MAX_GAP` other words apart: "ngajak warga milih" matches the cue
-"ajak pilih", while "apa saya kena sanksi" does not match "kena apa". A question's chat forms
-count as their stems too ("ikut teriakin" has the cue "ikut teriak"), while a cue written as a
-chat form matches only that form ("kampanyein": campaigning for someone).
+"ajak pilih", while "apa saya kena sanksi" does not match "kena apa". Given the question's chat
+forms read as stems (`Normalizer.chat_words`), a cue matches those too ("ikut teriakin" has the
+cue "ikut teriak"), while a cue written as a chat form matches only that form ("kampanyein":
+campaigning for someone).
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ class Cues:
     def __init__(self, phrases: Iterable[str], normalizer: Normalizer,
                  negations: Iterable[str] = (), not_negations: Iterable[str] = (),
                  possessors: Iterable[str] = ()) -> None:
-        self._normalizer = normalizer
         self._possessors = frozenset(w for p in possessors for w in normalizer.words(p))
         self._negations = frozenset(w for n in negations for w in normalizer.words(n))
         self._not_negations = [tuple(normalizer.words(p)) for p in not_negations]
@@ -44,17 +44,17 @@ class Cues:
     def __bool__(self) -> bool:
         return bool(self.phrases)
 
-    def first(self, words: Sequence[str]) -> str | None:
-        """The first phrase (in definition order) found in `words`, or None."""
-        return next(self._found(words), None)
+    def first(self, words: Sequence[str], chat: Sequence[str] | None = None) -> str | None:
+        """The first phrase (in definition order) found in `words` (or in `chat`, the same
+        words with their chat forms read as stems), or None."""
+        return next(self._found(words, chat), None)
 
-    def found(self, words: Sequence[str]) -> set[str]:
-        """Every phrase found in `words`."""
-        return set(self._found(words))
+    def found(self, words: Sequence[str], chat: Sequence[str] | None = None) -> set[str]:
+        """Every phrase found in `words` (or in `chat`, see `first`)."""
+        return set(self._found(words, chat))
 
-    def _found(self, words: Sequence[str]) -> Iterator[str]:
+    def _found(self, words: Sequence[str], chat: Sequence[str] | None) -> Iterator[str]:
         present = set(words)
-        chat = self._normalizer.chat_words(words)
         in_chat = set(chat) if chat else set()
         for phrase, cue in self.phrases:
             if (present.issuperset(cue) and self._in_order(cue, words)) or (

@@ -64,11 +64,15 @@ class Context:
 
 @dataclass(frozen=True, slots=True)
 class Reading:
-    """A message as the dialogue reads it: matching terms, cue words and the ranking."""
+    """A message as the dialogue reads it: matching terms, cue words and the ranking.
+
+    `chat` is `words` with chat forms read as stems ("teriakin" as "teriak"), or None when
+    there is none; cue phrases are matched on both."""
 
     terms: list[str]
     words: list[str]
     ranked: list[Scored]
+    chat: list[str] | None = None
 
     @property
     def bare(self) -> bool:
@@ -145,13 +149,13 @@ class Dialogue:
                 phrasing.setdefault(s.intent, s.phrasing)
             ranked = sorted((Scored(i, sc, phrasing[i]) for i, sc in scores.items()),
                             key=lambda s: -s.score)[:RANK_DEPTH]
-        return Reading(terms, words, ranked)
+        return Reading(terms, words, ranked, self.kb.normalizer.chat_words(words))
 
     def decide(self, reading: Reading, policy: Policy | None = None) -> Reply:
         """Choose the reply for a reading of a message (with another `policy`: calibration)."""
         policy, ranked = policy or self.policy, reading.ranked
         # the words as written, or as read for matching (typos corrected: "kampamye")
-        about_elections = bool(self._concepts.first(reading.words)
+        about_elections = bool(self._concepts.first(reading.words, reading.chat)
                                or self._concepts.first(reading.terms))
         if reading.words and about_elections:
             # A question about elections is not a greeting, however it opens ("mohon izin
@@ -177,7 +181,7 @@ class Dialogue:
                      and top.score - runner_up >= policy.margin) or (
                      top.score >= policy.agree_threshold and not disagree)
         if confident:
-            broken = self._broken_condition(intent, reading.words)
+            broken = self._broken_condition(intent, reading.words, reading.chat)
             if broken is None and self._unsafe_boleh(intent, reading, policy):
                 # An unsure "boleh": let the user pick between it and the stricter readings;
                 # with none to offer, no "boleh" at all.
@@ -218,7 +222,7 @@ class Dialogue:
         """Whether the question is partisan beyond the situation its best phrasing describes:
         "dimasukin grup relawan paslon, boleh left?" matches a phrasing about leaving such a
         group, so "relawan paslon" there is the setting, not a partisan act."""
-        found = self._partisan.found(reading.words)
+        found = self._partisan.found(reading.words, reading.chat)
         if found and reading.ranked:
             found -= self._setting(reading.ranked[0].phrasing)
         return bool(found)
@@ -227,18 +231,21 @@ class Dialogue:
         """The partisan cues a KB phrasing itself contains (normalised once per phrasing)."""
         cues = self._settings.get(phrasing)
         if cues is None:
+            words = self.kb.normalizer.words(phrasing)
             cues = self._settings[phrasing] = frozenset(
-                self._partisan.found(self.kb.normalizer.words(phrasing)))
+                self._partisan.found(words, self.kb.normalizer.chat_words(words)))
         return cues
 
-    def _broken_condition(self, intent: Intent, words: list[str]) -> Condition | None:
+    def _broken_condition(self, intent: Intent, words: list[str],
+                          chat: list[str] | None) -> Condition | None:
         """The first of the intent's conditions that the question itself states as broken."""
         for condition, cues in self._conditions.get(intent.id, ()):
-            if cues.first(words):
+            if cues.first(words, chat):
                 return condition
         return None
 
-    def _question_type(self, intent: Intent, words: list[str]) -> QuestionType | None:
+    def _question_type(self, intent: Intent, words: list[str],
+                       chat: list[str] | None) -> QuestionType | None:
         """What a "kenapa …?" / "sanksinya apa?" / "lapornya ke mana?" question about a rule
         asks for: a facet the rule has (a missing `why:` is read from its answer), or another
         intent."""
@@ -248,7 +255,7 @@ class Dialogue:
             facet = question_type.facet
             usable = (question_type.intent not in (None, intent.id)
                       or facet in (Facet.WHY, Facet.RULE) or (facet and _facet_text(intent, facet)))
-            if usable and cues.first(words):
+            if usable and cues.first(words, chat):
                 return question_type
         return None
 
@@ -289,10 +296,12 @@ class Dialogue:
         extra = [s.intent for s in also or [] if s.intent not in related and s.intent != intent.id]
         buttons = tuple(Choice(self.kb.intents[i].title, i) for i in [*extra, *related][:4])
         verdict, lead = intent.verdict, None
-        broken = condition or self._broken_condition(intent, words or [])
+        words = words or []
+        chat = self.kb.normalizer.chat_words(words)
+        broken = condition or self._broken_condition(intent, words, chat)
         if broken is not None:
             verdict, lead = broken.verdict, broken.text
-        asked = self._question_type(intent, words or [])
+        asked = self._question_type(intent, words, chat)
         if asked is not None and asked.intent is not None:
             # "…, lapornya ke mana?": the other intent answers, the rule is one tap away.
             other = self.reply_for(self.kb.intents[asked.intent], confidence)

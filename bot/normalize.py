@@ -86,7 +86,6 @@ class Normalizer:
         self._vocabulary: frozenset[str] = frozenset()
         self._stem_cache: dict[str, str] = {}
         self._chat_cache: dict[str, str] = {}
-        self._chat_last: tuple[Sequence[str] | None, list[str] | None] = (None, None)
 
     # -- raw tokens -------------------------------------------------------------------------
     def clean(self, text: str) -> str:
@@ -156,7 +155,6 @@ class Normalizer:
         self._vocabulary = frozenset(words)
         self._stem_cache.clear()
         self._chat_cache.clear()
-        self._chat_last = (None, None)
 
     def stem(self, token: str) -> str:
         """Strip affixes only when the result is a word the knowledge base uses."""
@@ -183,16 +181,10 @@ class Normalizer:
         return result
 
     def chat_words(self, words: Sequence[str]) -> list[str] | None:
-        """`words` with their chat forms read as stems, or None when there is none. Every cue
-        set reads the same words of a question, so the last answer is kept (by identity)."""
-        last_words, last_chat = self._chat_last
-        if words is last_words:
-            return last_chat
-        chat: list[str] | None = [self.chat_stem(w) for w in words]
-        if chat == list(words):
-            chat = None
-        self._chat_last = (words, chat)
-        return chat
+        """`words` with their chat forms read as stems (for `Cues`), or None when there is
+        none."""
+        chat = [self.chat_stem(w) for w in words]
+        return None if chat == list(words) else chat
 
     def chat_stem(self, word: str) -> str:
         """A stemmed chat form read as its stem ("diturunin" -> "turun", "dimasukin" ->
