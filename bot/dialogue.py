@@ -100,7 +100,7 @@ class Dialogue:
         self._conditions = {i.id: [(c, Cues(c.cues, normalizer, *cue_context))
                                    for c in i.conditions]
                             for i in kb.intents.values() if i.conditions}
-        self._settings: dict[str, frozenset[str]] = {}  # see _setting
+        self._settings: dict[str, frozenset[str]] = {}  # per intent, see _setting
 
     # -- free text ------------------------------------------------------------------------
     def answer(self, text: str, context: Context | None = None) -> Reply:
@@ -143,11 +143,9 @@ class Dialogue:
             weight = (policy.focus_weight if ranked[0].score >= policy.clear_reading
                       else policy.focus_weight_unclear)
             scores = {s.intent: (1 - weight) * s.score for s in ranked}
-            phrasing = {s.intent: s.phrasing for s in ranked}
             for s in self.matcher.rank(focus, limit=RANK_DEPTH):
                 scores[s.intent] = scores.get(s.intent, 0.0) + weight * s.score
-                phrasing.setdefault(s.intent, s.phrasing)
-            ranked = sorted((Scored(i, sc, phrasing[i]) for i, sc in scores.items()),
+            ranked = sorted((Scored(i, sc) for i, sc in scores.items()),
                             key=lambda s: -s.score)[:RANK_DEPTH]
         return Reading(terms, words, ranked, self.kb.normalizer.chat_words(words))
 
@@ -219,21 +217,24 @@ class Dialogue:
         return bool(stricter) and top - stricter[0] < policy.unsafe_boleh_margin
 
     def _partisan_beyond(self, reading: Reading) -> bool:
-        """Whether the question is partisan beyond the situation its best phrasing describes:
-        "dimasukin grup relawan paslon, boleh left?" matches a phrasing about leaving such a
-        group, so "relawan paslon" there is the setting, not a partisan act."""
+        """Whether the question is partisan beyond the situation its best intent describes:
+        "dimasukin grup relawan paslon, boleh left?" is about leaving such a group, a situation
+        the intent's own phrasings name, so "relawan paslon" there is the setting, not a
+        partisan act (partisan add-ons to it are the intent's conditions)."""
         found = self._partisan.found(reading.words, reading.chat)
         if found and reading.ranked:
-            found -= self._setting(reading.ranked[0].phrasing)
+            found -= self._setting(reading.ranked[0].intent)
         return bool(found)
 
-    def _setting(self, phrasing: str) -> frozenset[str]:
-        """The partisan cues a KB phrasing itself contains (normalised once per phrasing)."""
-        cues = self._settings.get(phrasing)
+    def _setting(self, intent_id: str) -> frozenset[str]:
+        """The partisan cues an intent's phrasings contain (normalised once per intent)."""
+        cues = self._settings.get(intent_id)
         if cues is None:
-            words = self.kb.normalizer.words(phrasing)
-            cues = self._settings[phrasing] = frozenset(
-                self._partisan.found(words, self.kb.normalizer.chat_words(words)))
+            normalizer, found = self.kb.normalizer, set()
+            for phrasing in self.kb.intents[intent_id].questions:
+                words = normalizer.words(phrasing)
+                found |= self._partisan.found(words, normalizer.chat_words(words))
+            cues = self._settings[intent_id] = frozenset(found)
         return cues
 
     def _broken_condition(self, intent: Intent, words: list[str],

@@ -46,7 +46,7 @@ class MatchWeights:
 
 @dataclass(frozen=True, slots=True)
 class Scored:
-    """An intent with its score and the phrasing (as written in the KB) that scored best.
+    """An intent with its score (that of its best phrasing and what the intent adds).
 
     Scores are comparable within one question; a perfect match scores about 1 but may exceed
     it with the keyword bonus, and is not clipped so that ties stay ordered.
@@ -54,7 +54,6 @@ class Scored:
 
     intent: str
     score: float
-    phrasing: str
 
 
 class Matcher:
@@ -67,7 +66,6 @@ class Matcher:
         self.weights = weights or MatchWeights()
         self.normalizer = kb.normalizer
         owners: list[str] = []
-        questions: list[str] = []
         strings: list[str] = []
         term_sets: list[frozenset[str]] = []
         texts: list[str] = []  # the learned scorer's training texts, in the same order
@@ -76,10 +74,8 @@ class Matcher:
                 terms = self.normalizer.terms(question)
                 texts.append(" ".join(terms))
                 owners.append(intent.id)
-                questions.append(question)
                 strings.append(" ".join(sorted(terms)))
                 term_sets.append(frozenset(terms))
-        self._questions = questions
         self._strings = strings
 
         intent_terms: dict[str, set[str]] = defaultdict(set)
@@ -237,7 +233,7 @@ class Matcher:
         owner = self._owner[candidates[order]]
         first = np.ones(len(order), dtype=bool)
         first[1:] = owner[1:] != owner[:-1]
-        best, intents, total = candidates[order][first], owner[first], score[order][first]
+        intents, total = owner[first], score[order][first]
         # … plus the share of the question's weight the intent's words explain,
         counts = len(self._intents)
         coverage = np.bincount(np.concatenate([self._intents_of_term[t] for t in query]),
@@ -255,5 +251,4 @@ class Matcher:
         if probabilities is not None:
             total += w.classifier * probabilities[self._column[intents]]
         top = np.argsort(-total, kind="stable")[:limit]
-        return [Scored(self._intents[intents[k]], float(total[k]), self._questions[best[k]])
-                for k in top]
+        return [Scored(self._intents[intents[k]], float(total[k])) for k in top]

@@ -41,7 +41,7 @@ def mini(mini_kb: KnowledgeBase) -> Dialogue:
 def reading(dialogue: Dialogue, ranked: list[tuple[str, float]], text: str) -> Reading:
     """A reading with a hand-made ranking, to test the policy on exact scores."""
     base = dialogue.read(text)
-    return replace(base, ranked=[Scored(i, s, "") for i, s in ranked])
+    return replace(base, ranked=[Scored(i, s) for i, s in ranked])
 
 
 # -- learned scorer ---------------------------------------------------------------------------
@@ -111,19 +111,23 @@ def test_partisan_words_never_get_a_plain_boleh(mini: Dialogue) -> None:
     assert mini.decide(alone).kind is ReplyKind.FALLBACK  # nothing stricter to offer: no boleh
 
 
-def test_partisan_words_the_matched_phrasing_shares_are_its_setting(mini: Dialogue) -> None:
-    # "boleh left dari grup timses?" matches a phrasing about leaving such a group: "timses"
-    # is the setting of the permission, not a partisan act; one the phrasing negates still is
+def test_partisan_words_the_intents_phrasings_share_are_its_setting(
+        mini_kb: KnowledgeBase, mini: Dialogue) -> None:
+    # "boleh left dari grup timses?" is about leaving such a group: when the permission's own
+    # phrasings name "timses", it is the setting, not a partisan act; other partisan words are
+    intent = mini_kb.intents["ajak_ke_tps"]
+    grown = replace(intent, questions=(*intent.questions, "dimasukin grup timses, boleh ke tps?"))
+    with_setting = Dialogue(replace(mini_kb, intents={**mini_kb.intents, intent.id: grown}))
     strong = mini.policy.answer_threshold + 0.5
 
-    def decide(question: str, phrasing: str) -> Verdict | None:
-        base = mini.read(question)
-        return mini.decide(replace(base, ranked=[Scored("ajak_ke_tps", strong, phrasing)])).verdict
+    def decide(dialogue: Dialogue, question: str) -> Verdict | None:
+        return dialogue.decide(reading(dialogue, [("ajak_ke_tps", strong)], question)).verdict
 
-    assert decide("dimasukin grup timses, boleh ke tps aja?",
-                  "dimasukin grup timses boleh ke tps?") is Verdict.BOLEH
-    assert decide("ajak warga ke tps sambil dukung calon nomor 1",
-                  "ajak warga ke tps tanpa dukung calon") is not Verdict.BOLEH
+    question = "udah dimasukin grup timses, boleh tetep ajak warga ke tps aja?"
+    assert decide(with_setting, question) is Verdict.BOLEH
+    assert decide(mini, question) is not Verdict.BOLEH
+    assert decide(with_setting, "ajak warga ke tps sambil dukung calon nomor 1") \
+        is not Verdict.BOLEH
 
 
 def test_a_question_tag_is_no_negation(kb: KnowledgeBase) -> None:
