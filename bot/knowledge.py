@@ -297,7 +297,8 @@ def _load_lexicon(path: Path, root: Path, problems: list[Problem]) -> Lexicon:
         return frozenset(str(v).lower() for v in value)
 
     lexicon = Lexicon(
-        replace=mapping("replace"), phrases=mapping("phrases"), numbers=mapping("numbers"),
+        replace=mapping("replace"), before_number=mapping("before_number"),
+        phrases=mapping("phrases"), numbers=mapping("numbers"),
         filler=words("filler"), protected=words("protected"), no_stem=words("no_stem"),
     )
     for word in sorted(lexicon.filler & lexicon.protected):

@@ -56,6 +56,7 @@ class Lexicon:
     """Normalisation data loaded from `knowledge/lexicon.yaml`."""
 
     replace: Mapping[str, str] = field(default_factory=dict)
+    before_number: Mapping[str, str] = field(default_factory=dict)  # "pp 94": a regulation
     phrases: Mapping[str, str] = field(default_factory=dict)
     numbers: Mapping[str, str] = field(default_factory=dict)
     filler: frozenset[str] = frozenset()
@@ -110,8 +111,13 @@ class Normalizer:
     def tokens(self, text: str) -> list[str]:
         """Return canonical tokens: slang replaced, phrases joined, number words as digits."""
         out: list[str] = []
-        for raw in self.clean(text).split():
+        raws = self.clean(text).split()
+        for position, raw in enumerate(raws):
             replaced = self.lexicon.replace.get(raw, raw)
+            if raw in self.lexicon.before_number and position + 1 < len(raws) \
+                    and raws[position + 1].isdigit():
+                # "pp 94/2021" cites a regulation; "ganti pp" is a profile photo
+                replaced = self.lexicon.before_number[raw]
             for token in replaced.split():
                 out.append(self.lexicon.numbers.get(token, token))
         return self._apply_phrases(out)

@@ -207,6 +207,12 @@ def test_party_abbreviation_keeps_its_name(kb: KnowledgeBase) -> None:
     assert kb.normalizer.tokens("ppp") == ["ppp"]  # the elongation rule made it 'p'
 
 
+def test_regulation_abbreviation_before_a_number_is_no_profile_photo(kb: KnowledgeBase) -> None:
+    # "pp" is chat for "foto profil", but "PP 94/2021" is a Peraturan Pemerintah
+    assert kb.normalizer.tokens("sesuai PP 94/2021") == ["sesuai", "pp", "94", "2021"]
+    assert "fotoprofil" in kb.normalizer.tokens("ganti pp wa")
+
+
 def test_makin_is_not_read_as_main(dialogue: Dialogue) -> None:
     assert "main" not in dialogue.matcher.query_terms("makin dekat pilkada")
 

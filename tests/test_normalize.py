@@ -40,6 +40,13 @@ def test_slang_and_abbreviations(normalizer: Normalizer) -> None:
         "asn", "yang", "like", "instagram", "calon", "gimana"]
 
 
+def test_a_word_can_mean_something_else_before_a_number() -> None:
+    normalizer = Normalizer(Lexicon(replace={"pp": "foto profil"}, before_number={"pp": "pp"}))
+    assert normalizer.tokens("ganti pp") == ["ganti", "foto", "profil"]
+    assert normalizer.tokens("PP 94/2021 pasal 5") == ["pp", "94", "2021", "pasal", "5"]
+    assert normalizer.tokens("ganti pp") == normalizer.tokens("ganti pp.")
+
+
 def test_phrases_are_joined(normalizer: Normalizer) -> None:
     assert normalizer.tokens("foto dengan pasangan calon dan tim sukses") == [
         "foto", "dengan", "paslon", "dan", "timses"]
