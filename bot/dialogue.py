@@ -94,6 +94,8 @@ class Dialogue:
         self.policy = policy or Policy()
         normalizer = kb.normalizer
         self._concepts = Cues(kb.concepts, normalizer)
+        self._general_concepts = Cues(kb.general_concepts, normalizer)
+        self._personnel = Cues(kb.personnel, normalizer)
         cue_context = (kb.negations, kb.not_negations, kb.possessors)
         self._partisan = Cues(kb.partisan, normalizer, *cue_context)
         self._question_types = [(t, Cues(t.cues, normalizer)) for t in kb.question_types]
@@ -152,9 +154,7 @@ class Dialogue:
     def decide(self, reading: Reading, policy: Policy | None = None) -> Reply:
         """Choose the reply for a reading of a message (with another `policy`: calibration)."""
         policy, ranked = policy or self.policy, reading.ranked
-        # the words as written, or as read for matching (typos corrected: "kampamye")
-        about_elections = bool(self._concepts.first(reading.words, reading.chat)
-                               or self._concepts.first(reading.terms))
+        about_elections = self._about_elections(reading)
         if reading.words and about_elections:
             # A question about elections is not a greeting, however it opens ("mohon izin
             # bertanya …"): the small-talk intents step aside.
@@ -198,6 +198,17 @@ class Dialogue:
                                       confidence=overview[0].score, also=others)
             return self._clarify(choices)
         return self.fallback(reading)
+
+    def _about_elections(self, reading: Reading) -> bool:
+        """Whether a message names an election or neutrality concept, in the words as written
+        or as read for matching (typos corrected: "kampamye"). A concept HR questions share
+        (sanksi, disiplin) counts only without a personnel matter: "yang kena hukdis boleh
+        tugas belajar?" is an HR question."""
+        def found(cues: Cues) -> bool:
+            return bool(cues.first(reading.words, reading.chat) or cues.first(reading.terms))
+
+        return found(self._concepts) or (found(self._general_concepts)
+                                         and not found(self._personnel))
 
     def _unsafe_boleh(self, intent: Intent, reading: Reading, policy: Policy) -> bool:
         """A 'boleh' must score clearly, lead every stricter reading, not be partisan, and

@@ -92,6 +92,8 @@ class KnowledgeBase:
     lexicon: Lexicon
     normalizer: Normalizer
     concepts: tuple[str, ...] = ()                 # scope.yaml: election/neutrality concepts
+    general_concepts: tuple[str, ...] = ()         # scope.yaml: … shared with HR (sanksi)
+    personnel: tuple[str, ...] = ()                # scope.yaml: HR matters (tugas belajar)
     partisan: tuple[str, ...] = ()                 # scope.yaml: words of partisanship
     negations: tuple[str, ...] = ()                # scope.yaml: words that void a cue after them
     not_negations: tuple[str, ...] = ()            # scope.yaml: … except in these ("jangan lupa")
@@ -446,10 +448,11 @@ def _load_pledges(path: Path, root: Path, problems: list[Problem],
 
 
 def _load_scope(path: Path, root: Path, problems: list[Problem]) -> dict[str, tuple[str, ...]]:
-    """The concepts, partisanship cues and negations of scope.yaml, by key."""
+    """The concepts, personnel matters, partisanship cues and negations of scope.yaml, by key."""
     reader = _FileReader(path, root, problems)
     data = reader.load()
-    keys = ("concepts", "partisan", "negations", "not_negations", "possessors")
+    keys = ("concepts", "general_concepts", "personnel", "partisan", "negations",
+            "not_negations", "possessors")
     if reader.failed:
         return dict.fromkeys(keys, ())
     if not isinstance(data, dict):

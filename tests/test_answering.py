@@ -203,6 +203,17 @@ def test_the_pilkada_ban_on_transfers_is_in_scope(dialogue: Dialogue) -> None:
     assert reply.kind is ReplyKind.ANSWER and reply.verdict is not None, reply
 
 
+def test_a_sanction_in_a_personnel_question_does_not_open_the_gate(dialogue: Dialogue) -> None:
+    # "hukdis" (hukuman disiplin) is in scope, unless the question is about a personnel matter
+    hr = dialogue.answer("asn yang lagi jalanin hukdis ringan bisa naik pangkat gak?")
+    assert hr.kind is ReplyKind.FALLBACK and hr.verdict is None, hr
+    sanction = dialogue.answer("hukdis sedang tu isinya apa aja sih?")
+    assert sanction.kind is ReplyKind.ANSWER and sanction.verdict is Verdict.INFO, sanction
+    # an election concept keeps it in scope whatever else it names
+    campaign = dialogue.answer("pns ikut kampanye pas jam kerja, sanksinya apa?")
+    assert campaign.kind is ReplyKind.ANSWER, campaign
+
+
 def test_out_of_scope_reply_is_polite_and_says_where_to_ask(dialogue: Dialogue) -> None:
     for question in ("berapa lama cuti besar pns, dan syaratnya apa saja?",
                      "besok rapat koordinasi jam berapa ya"):
