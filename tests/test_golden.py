@@ -24,6 +24,7 @@ FLOORS = [
     (ROOT / "tests" / "data" / "probe2.yaml", 65.0, 7.0, 90.0),
     (ROOT / "tests" / "data" / "probe3.yaml", 77.0, 6.0, 90.0),
     (ROOT / "tests" / "data" / "probe4.yaml", 65.0, 8.0, 85.0),
+    (ROOT / "tests" / "data" / "probe5.yaml", 65.0, 6.0, 85.0),
 ]
 
 
