@@ -25,14 +25,14 @@ class Cues:
     With `negations`, a phrase right after a negation ("tanpa ngajak milih", "tidak dianggap
     kampanye": at most `MAX_GAP` words before it) does not count, unless the negation is part of
     one of `not_negations` there ("jangan lupa coblos nomor 1", "boleh gak sy posting …"). A
-    phrase that opens with "saya" right after one of `someone_else` is not the asker's own act:
-    "ayah saya share poster" is no "saya share", "suruh saya datang" no "saya datang".
+    phrase that opens with "saya" right after one of `possessors` is someone else's act:
+    "ayah saya share poster" is no "saya share".
     """
 
     def __init__(self, phrases: Iterable[str], normalizer: Normalizer,
                  negations: Iterable[str] = (), not_negations: Iterable[str] = (),
-                 someone_else: Iterable[str] = ()) -> None:
-        self._someone_else = frozenset(w for p in someone_else for w in normalizer.words(p))
+                 possessors: Iterable[str] = ()) -> None:
+        self._possessors = frozenset(w for p in possessors for w in normalizer.words(p))
         self._negations = frozenset(w for n in negations for w in normalizer.words(n))
         self._not_negations = [tuple(normalizer.words(p)) for p in not_negations]
         self.phrases: list[tuple[str, tuple[str, ...]]] = []
@@ -67,7 +67,7 @@ class Cues:
             if word == cue[0] and self._follows(cue, words, start) \
                     and not self._negated(words, start) \
                     and not (start and cue[0] in _FIRST_PERSON
-                             and words[start - 1] in self._someone_else):
+                             and words[start - 1] in self._possessors):
                 return True
         return False
 

@@ -96,7 +96,7 @@ class Dialogue:
         self._concepts = Cues(kb.concepts, normalizer)
         self._general_concepts = Cues(kb.general_concepts, normalizer)
         self._personnel = Cues(kb.personnel, normalizer)
-        cue_context = (kb.negations, kb.not_negations, kb.someone_else)
+        cue_context = (kb.negations, kb.not_negations, kb.possessors)
         self._partisan = Cues(kb.partisan, normalizer, *cue_context)
         self._question_types = [(t, Cues(t.cues, normalizer)) for t in kb.question_types]
         self._conditions = {i.id: [(c, Cues(c.cues, normalizer, *cue_context))

@@ -97,7 +97,7 @@ class KnowledgeBase:
     partisan: tuple[str, ...] = ()                 # scope.yaml: words of partisanship
     negations: tuple[str, ...] = ()                # scope.yaml: words that void a cue after them
     not_negations: tuple[str, ...] = ()            # scope.yaml: … except in these ("jangan lupa")
-    someone_else: tuple[str, ...] = ()             # scope.yaml: "ayah saya share" is ayah's act
+    possessors: tuple[str, ...] = ()               # scope.yaml: "ayah saya share" is ayah's act
     question_types: tuple[QuestionType, ...] = ()  # question_types.yaml
 
     def intents_in_topic(self, topic_id: str) -> list[Intent]:
@@ -452,7 +452,7 @@ def _load_scope(path: Path, root: Path, problems: list[Problem]) -> dict[str, tu
     reader = _FileReader(path, root, problems)
     data = reader.load()
     keys = ("concepts", "general_concepts", "personnel", "partisan", "negations",
-            "not_negations", "someone_else")
+            "not_negations", "possessors")
     if reader.failed:
         return dict.fromkeys(keys, ())
     if not isinstance(data, dict):

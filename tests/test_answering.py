@@ -310,20 +310,12 @@ def test_cue_phrases_match_in_order_with_small_gaps() -> None:
     assert cues.first(normalizer.words("ajak warga kampung kami semua untuk pilih")) is None
 
 
-def test_an_act_of_someone_the_asker_names_or_an_order_is_not_the_askers() -> None:
+def test_an_act_of_someone_the_asker_names_is_theirs() -> None:
     normalizer = Normalizer(Lexicon())
-    cues = Cues(["saya share", "saya datang"], normalizer, someone_else=["ayah", "suruh"])
+    cues = Cues(["saya share"], normalizer, possessors=["ayah"])
     assert cues.first(normalizer.words("ayah saya share poster calon")) is None
     assert cues.first(normalizer.words("saya share poster calon")) == "saya share"
     assert cues.first(normalizer.words("ayah saya share, saya share juga")) == "saya share"
-    assert cues.first(normalizer.words("atasan suruh saya datang ke acara paslon")) is None
-    assert cues.first(normalizer.words("atasan suruh saya datang, ya saya datang")) == \
-        "saya datang"
-
-
-def test_an_order_to_the_asker_is_no_act_that_breaks_the_refusal(dialogue: Dialogue) -> None:
-    reply = dialogue.answer("kadis nyuruh sy dateng ke acara syukuran paslon, boleh sy tolak?")
-    assert reply.intent == "tolak_perintah_atasan" and reply.verdict is Verdict.BOLEH, reply
 
 
 def test_a_chat_form_in_a_question_has_the_cue_of_its_stem() -> None:
