@@ -152,8 +152,8 @@ class Normalizer:
         filler = self.lexicon.filler
         tokens = self.tokens(text)
         words = [self.stem(t) for t in tokens]
-        terms = [self.chat_stem(w) for t, w in zip(tokens, words, strict=True)
-                 if t not in filler]
+        terms = [c for t, w in zip(tokens, words, strict=True)
+                 if t not in filler and (c := self.chat_stem(w)) not in filler]
         return terms, words
 
     def learn_vocabulary(self, words: Iterable[str]) -> None:
@@ -206,7 +206,9 @@ class Normalizer:
         result = word
         if rest != word and len(rest) >= _MIN_STEM and word not in self.lexicon.no_stem:
             stem = self.stem(rest)
-            result = stem if stem in self._vocabulary else word
+            # a filler stem is a word too ("jadiin" -> "jadi"), for cues; matching drops it
+            known = stem in self._vocabulary or stem in self.lexicon.filler
+            result = stem if known else word
         if len(self._chat_cache) < 50_000:
             self._chat_cache[word] = result
         return result

@@ -318,6 +318,16 @@ def test_an_act_of_someone_the_asker_names_is_theirs() -> None:
     assert cues.first(normalizer.words("ayah saya share, saya share juga")) == "saya share"
 
 
+def test_an_order_to_the_asker_does_not_break_the_refusal(dialogue: Dialogue) -> None:
+    # "suruh saya pasang/datang" is the order being refused, not the asker's own act
+    for question in ("kadis nyuruh saya pasang stiker calon di warung, boleh saya tolak?",
+                     "atasan suruh sy dateng ke syukuran paslon, boleh nolak kan?"):
+        reply = dialogue.answer(question)
+        assert reply.intent == "tolak_perintah_atasan" and reply.verdict is Verdict.BOLEH, reply
+    done = dialogue.answer("kadis suruh pasang stiker calon, akhirnya saya pasang, gimana?")
+    assert done.verdict is Verdict.DILARANG, done
+
+
 def test_a_chat_form_in_a_question_has_the_cue_of_its_stem() -> None:
     normalizer = Normalizer(Lexicon())
     normalizer.learn_vocabulary(["ikut", "teriak", "kampanye"])

@@ -95,6 +95,15 @@ def test_chat_forms_are_read_as_their_stem_for_matching_only(normalizer: Normali
     assert normalizer.terms("desain kemarin") == ["desain", "kemarin"]
 
 
+def test_a_chat_form_of_a_filler_word_is_a_cue_word_but_no_term() -> None:
+    # "jadiin rumah posko": cues see "jadi" ("jadi posko"); matching drops it like "jadi"
+    normalizer = Normalizer(Lexicon(filler=frozenset({"jadi"})))
+    normalizer.learn_vocabulary(["rumah", "posko"])
+    terms, words = normalizer.terms_and_words("jadiin rumah posko")
+    assert normalizer.chat_words(words) == ["jadi", "rumah", "posko"]
+    assert terms == ["rumah", "posko"]
+
+
 def test_accents_emoji_and_other_scripts(normalizer: Normalizer) -> None:
     assert normalizer.tokens("fóto 🙏🙏") == ["foto"]
     assert normalizer.tokens("选举 выборы") == []
