@@ -17,13 +17,13 @@ from tests.conftest import ROOT, SHARED_DIR
 
 # file, minimum correct %, maximum clarify %, minimum out-of-scope rejected %
 FLOORS = [
-    (SHARED_DIR / "dev-real.yaml", 73.0, 8.0, 88.0),
+    (SHARED_DIR / "dev-real.yaml", 74.0, 8.0, 88.0),
     (SHARED_DIR / "dev-questions.yaml", 93.0, 5.0, 95.0),
     (ROOT / "tests" / "data" / "golden.yaml", 90.0, 5.0, 95.0),
     (ROOT / "tests" / "data" / "probe.yaml", 73.0, 6.0, 88.0),
-    (ROOT / "tests" / "data" / "probe2.yaml", 65.0, 7.0, 90.0),
-    (ROOT / "tests" / "data" / "probe3.yaml", 77.0, 6.0, 90.0),
-    (ROOT / "tests" / "data" / "probe4.yaml", 65.0, 8.0, 85.0),
+    (ROOT / "tests" / "data" / "probe2.yaml", 68.0, 7.0, 90.0),
+    (ROOT / "tests" / "data" / "probe3.yaml", 79.0, 6.0, 90.0),
+    (ROOT / "tests" / "data" / "probe4.yaml", 66.0, 8.0, 85.0),
     (ROOT / "tests" / "data" / "probe5.yaml", 65.0, 6.0, 85.0),
 ]
 
