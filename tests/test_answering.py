@@ -209,6 +209,9 @@ def test_a_sanction_in_a_personnel_question_does_not_open_the_gate(dialogue: Dia
     assert hr.kind is ReplyKind.FALLBACK and hr.verdict is None, hr
     sanction = dialogue.answer("hukdis sedang tu isinya apa aja sih?")
     assert sanction.kind is ReplyKind.ANSWER and sanction.verdict is Verdict.INFO, sanction
+    # the ASN law holds the neutrality duty: a question about it is in scope
+    law = dialogue.answer("uu asn nomor 20 tahun 2023 itu mulai berlaku kapan ya?")
+    assert law.kind is ReplyKind.ANSWER and law.verdict is Verdict.INFO, law
     # an election concept keeps it in scope whatever else it names
     campaign = dialogue.answer("pns ikut kampanye pas jam kerja, sanksinya apa?")
     assert campaign.kind is ReplyKind.ANSWER, campaign
