@@ -130,6 +130,15 @@ def test_partisan_words_the_intents_phrasings_share_are_its_setting(
         is not Verdict.BOLEH
 
 
+def test_clearing_a_candidates_banners_is_no_help_to_the_candidate(dialogue: Dialogue) -> None:
+    # "bantu bongkar baliho calon": the help is to clear the banner, not to the candidate
+    reply = dialogue.answer("sy petugas trantib pns, diminta camat bantu bongkar baliho calon yg "
+                            "dipasang di tiang listrik, boleh?")
+    assert reply.verdict is Verdict.BOLEH, reply
+    helping = dialogue.answer("boleh ga sy bantu paslon 2 di pilkada nanti, di luar jam kerja?")
+    assert helping.verdict is Verdict.DILARANG, helping
+
+
 def test_a_question_tag_is_no_negation(kb: KnowledgeBase) -> None:
     # "boleh gak sy …" asks; the cue after it still counts
     cues = Cues(kb.partisan, kb.normalizer, kb.negations, kb.not_negations)
