@@ -11,6 +11,7 @@ campaigning for someone).
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Iterator, Sequence
 
 from bot.normalize import Normalizer
@@ -32,14 +33,26 @@ class Cues:
     def __init__(self, phrases: Iterable[str], normalizer: Normalizer,
                  negations: Iterable[str] = (), not_negations: Iterable[str] = (),
                  possessors: Iterable[str] = ()) -> None:
+        self._normalizer = normalizer
         self._possessors = frozenset(w for p in possessors for w in normalizer.words(p))
         self._negations = frozenset(w for n in negations for w in normalizer.words(n))
         self._not_negations = [tuple(normalizer.words(p)) for p in not_negations]
-        self.phrases: list[tuple[str, tuple[str, ...]]] = []
+        self.phrases = self._compiled(phrases)
+
+    def with_phrases(self, phrases: Iterable[str]) -> Cues:
+        """Other phrases read with this set's negations and possessors (normalised once for
+        the many condition cue sets, not once per set)."""
+        other = copy.copy(self)
+        other.phrases = self._compiled(phrases)
+        return other
+
+    def _compiled(self, phrases: Iterable[str]) -> list[tuple[str, tuple[str, ...]]]:
+        compiled = []
         for phrase in phrases:
-            words = tuple(normalizer.words(phrase))
+            words = tuple(self._normalizer.words(phrase))
             if words:
-                self.phrases.append((phrase, words))
+                compiled.append((phrase, words))
+        return compiled
 
     def __bool__(self) -> bool:
         return bool(self.phrases)

@@ -96,13 +96,17 @@ class Dialogue:
         self._concepts = Cues(kb.concepts, normalizer)
         self._general_concepts = Cues(kb.general_concepts, normalizer)
         self._personnel = Cues(kb.personnel, normalizer)
-        cue_context = (kb.negations, kb.not_negations, kb.possessors)
-        self._partisan = Cues(kb.partisan, normalizer, *cue_context)
+        self._partisan = Cues(kb.partisan, normalizer, kb.negations, kb.not_negations,
+                              kb.possessors)
         self._question_types = [(t, Cues(t.cues, normalizer)) for t in kb.question_types]
-        self._conditions = {i.id: [(c, Cues(c.cues, normalizer, *cue_context))
-                                   for c in i.conditions]
+        # conditions are read like partisan cues; a shared condition is compiled once
+        shared = {c for i in kb.intents.values() for c in i.conditions}
+        compiled = {c: self._partisan.with_phrases(c.cues) for c in shared}
+        self._conditions = {i.id: [(c, compiled[c]) for c in i.conditions]
                             for i in kb.intents.values() if i.conditions}
-        self._settings: dict[str, frozenset[str]] = {}  # per intent, see _setting
+        # per boleh intent, the partisan cues its own phrasings contain (see _partisan_beyond)
+        self._settings = {i.id: self._setting(i) for i in kb.intents.values()
+                          if i.verdict is Verdict.BOLEH}
 
     # -- free text ------------------------------------------------------------------------
     def answer(self, text: str, context: Context | None = None) -> Reply:
@@ -234,19 +238,16 @@ class Dialogue:
         partisan act (partisan add-ons to it are the intent's conditions)."""
         found = self._partisan.found(reading.words, reading.chat)
         if found and reading.ranked:
-            found -= self._setting(reading.ranked[0].intent)
+            found -= self._settings.get(reading.ranked[0].intent, frozenset())
         return bool(found)
 
-    def _setting(self, intent_id: str) -> frozenset[str]:
-        """The partisan cues an intent's phrasings contain (normalised once per intent)."""
-        cues = self._settings.get(intent_id)
-        if cues is None:
-            normalizer, found = self.kb.normalizer, set()
-            for phrasing in self.kb.intents[intent_id].questions:
-                words = normalizer.words(phrasing)
-                found |= self._partisan.found(words, normalizer.chat_words(words))
-            cues = self._settings[intent_id] = frozenset(found)
-        return cues
+    def _setting(self, intent: Intent) -> frozenset[str]:
+        """The partisan cues an intent's phrasings contain."""
+        normalizer, found = self.kb.normalizer, set()
+        for phrasing in intent.questions:
+            words = normalizer.words(phrasing)
+            found |= self._partisan.found(words, normalizer.chat_words(words))
+        return frozenset(found)
 
     def _broken_condition(self, intent: Intent, words: list[str],
                           chat: list[str] | None) -> Condition | None:
