@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from bot.normalize import Normalizer
 
 MAX_GAP = 2  # words allowed between two words of a cue, and before it for a negation
+RULE_SPAN = 5  # words after a rule statement ("yang dilarang …") that it covers
 _FIRST_PERSON = frozenset({"saya", "aku"})  # as the normaliser writes them ("sy", "gw" -> saya)
 
 
@@ -27,21 +28,24 @@ class Cues:
     kampanye": at most `MAX_GAP` words before it) does not count, unless the negation is part of
     one of `not_negations` there ("jangan lupa coblos nomor 1", "boleh gak sy posting …"). A
     phrase that opens with "saya" right after one of `possessors` is someone else's act:
-    "ayah saya share poster" is no "saya share".
+    "ayah saya share poster" is no "saya share". A phrase starting at most `RULE_SPAN` words
+    after one of `rule_statements` is the rule the asker quotes, not their act: "yg gak boleh
+    cuma jadi timses, jadi sy boleh dateng?" says nothing about being on a campaign team.
     """
 
     def __init__(self, phrases: Iterable[str], normalizer: Normalizer,
                  negations: Iterable[str] = (), not_negations: Iterable[str] = (),
-                 possessors: Iterable[str] = ()) -> None:
+                 possessors: Iterable[str] = (), rule_statements: Iterable[str] = ()) -> None:
         self._normalizer = normalizer
         self._possessors = frozenset(w for p in possessors for w in normalizer.words(p))
         self._negations = frozenset(w for n in negations for w in normalizer.words(n))
         self._not_negations = [tuple(normalizer.words(p)) for p in not_negations]
+        self._rule_statements = [tuple(normalizer.words(p)) for p in rule_statements]
         self.phrases = self._compiled(phrases)
 
     def with_phrases(self, phrases: Iterable[str]) -> Cues:
-        """Other phrases read with this set's negations and possessors (normalised once for
-        the many condition cue sets, not once per set)."""
+        """Other phrases read with this set's negations, possessors and rule statements
+        (normalised once for the many condition cue sets, not once per set)."""
         other = copy.copy(self)
         other.phrases = self._compiled(phrases)
         return other
@@ -80,8 +84,18 @@ class Cues:
             if word == cue[0] and self._follows(cue, words, start) \
                     and not self._negated(words, start) \
                     and not (start and cue[0] in _FIRST_PERSON
-                             and words[start - 1] in self._possessors):
+                             and words[start - 1] in self._possessors) \
+                    and not self._in_rule_statement(words, start):
                 return True
+        return False
+
+    def _in_rule_statement(self, words: Sequence[str], start: int) -> bool:
+        """Whether `words[start]` is at most RULE_SPAN words after a rule statement."""
+        for phrase in self._rule_statements:
+            size = len(phrase)
+            for end in range(max(size, start - RULE_SPAN + 1), start + 1):
+                if tuple(words[end - size : end]) == phrase:
+                    return True
         return False
 
     def _follows(self, cue: tuple[str, ...], words: Sequence[str], start: int) -> bool:

@@ -97,7 +97,7 @@ class Dialogue:
         self._general_concepts = Cues(kb.general_concepts, normalizer)
         self._personnel = Cues(kb.personnel, normalizer)
         self._partisan = Cues(kb.partisan, normalizer, kb.negations, kb.not_negations,
-                              kb.possessors)
+                              kb.possessors, kb.rule_statements)
         self._question_types = [(t, Cues(t.cues, normalizer)) for t in kb.question_types]
         # conditions are read like partisan cues; a shared condition is compiled once
         shared = {c for i in kb.intents.values() for c in i.conditions}

@@ -98,6 +98,7 @@ class KnowledgeBase:
     negations: tuple[str, ...] = ()                # scope.yaml: words that void a cue after them
     not_negations: tuple[str, ...] = ()            # scope.yaml: … except in these ("jangan lupa")
     possessors: tuple[str, ...] = ()               # scope.yaml: "ayah saya share" is ayah's act
+    rule_statements: tuple[str, ...] = ()          # scope.yaml: "yang dilarang …" states a rule
     question_types: tuple[QuestionType, ...] = ()  # question_types.yaml
 
     def intents_in_topic(self, topic_id: str) -> list[Intent]:
@@ -452,7 +453,7 @@ def _load_scope(path: Path, root: Path, problems: list[Problem]) -> dict[str, tu
     reader = _FileReader(path, root, problems)
     data = reader.load()
     keys = ("concepts", "general_concepts", "personnel", "partisan", "negations",
-            "not_negations", "possessors")
+            "not_negations", "possessors", "rule_statements")
     if reader.failed:
         return dict.fromkeys(keys, ())
     if not isinstance(data, dict):

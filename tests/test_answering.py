@@ -330,6 +330,18 @@ def test_an_act_of_someone_the_asker_names_is_theirs() -> None:
     assert cues.first(normalizer.words("ayah saya share, saya share juga")) == "saya share"
 
 
+def test_a_quoted_rule_is_not_the_askers_act(dialogue: Dialogue) -> None:
+    normalizer = Normalizer(Lexicon())
+    cues = Cues(["timses"], normalizer, rule_statements=["yang dilarang"])
+    assert cues.first(normalizer.words("yang dilarang itu cuma jadi timses kan")) is None
+    assert cues.first(normalizer.words("yang dilarang itu cuma pose, saya mau jadi timses")) \
+        == "timses"
+    # the condition "jadi timses" of passive attendance is the rule quoted, not the asker's role
+    reply = dialogue.answer("kata pak sekda yg gak boleh itu cuma jadi timses. jadi sy boleh "
+                            "dateng ke kampanye akbar paslon?")
+    assert reply.verdict is Verdict.BERSYARAT, reply
+
+
 def test_an_order_to_the_asker_does_not_break_the_refusal(dialogue: Dialogue) -> None:
     # "suruh saya pasang/datang" is the order being refused, not the asker's own act
     for question in ("kadis nyuruh saya pasang stiker calon di warung, boleh saya tolak?",
