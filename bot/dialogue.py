@@ -32,6 +32,7 @@ from bot.timetable import DEFAULT_TZ, PLACEHOLDER_RE, Calendar, format_date
 
 MAX_INPUT_CHARS = 4000         # longer messages are read up to here (a note says so)
 FOCUS_MIN_CHARS = 160          # from this length the question sentences are ranked again
+MARKED_MIN_CHARS = 15          # "intinya" followed by less than this marks no question
 RANK_DEPTH = 8                 # intents kept from a ranking
 FOLLOW_UP_MAX_TERMS = 4        # "pppk jg?" after a question is read together with that question
 NEAREST_TOPICS = 3             # topic buttons under a fallback, beside "Semua topik"
@@ -51,6 +52,7 @@ class Policy:
     focus_weight: float = 0.2          # long messages: weight of the question sentences …
     focus_weight_unclear: float = 0.5  # … or this, when the whole message reads weakly …
     clear_reading: float = 0.6         # … (its top score under this)
+    focus_weight_marked: float = 0.8   # … or this, for the question after "intinya …"
     max_choices: int = 3
 
 
@@ -141,12 +143,14 @@ class Dialogue:
         terms, words = self.kb.normalizer.terms_and_words(text)
         terms = self.matcher.corrected(terms)
         ranked = self.matcher.rank_terms(terms, limit=RANK_DEPTH)
-        focus = _question_part(text)
+        focus, marked = _question_part(text)
         if focus and ranked:
             # A clear whole message keeps its background (who asks, what happened); a weak one
-            # (a long unrelated preamble) lets the asking sentences decide more.
+            # (a long unrelated preamble) lets the asking sentences decide more, and a question
+            # the asker marked ("intinya …") decides almost alone.
             policy = self.policy
-            weight = (policy.focus_weight if ranked[0].score >= policy.clear_reading
+            weight = (policy.focus_weight_marked if marked
+                      else policy.focus_weight if ranked[0].score >= policy.clear_reading
                       else policy.focus_weight_unclear)
             scores = {s.intent: (1 - weight) * s.score for s in ranked}
             for s in self.matcher.rank(focus, limit=RANK_DEPTH):
@@ -446,19 +450,29 @@ _RULES = (Verdict.BOLEH, Verdict.DILARANG, Verdict.BERSYARAT)
 _SENTENCE_END = re.compile(r"(?<=[.?!\n])\s+")
 _ASKING = re.compile(r"\?|\b(boleh|bolehkah|apakah|gimana|bagaimana|bisa|melanggar|aman|"
                      r"masalah|salah|kena|dilarang|harus|wajib|gak|nggak|ga|tidak)\b", re.I)
+_MAIN_QUESTION = re.compile(r"\b(intinya|pokoknya|singkatnya|yang penting(nya)?|yg penting(nya)?|"
+                            r"pertanyaan(nya| saya| sy| aku)|yang mau (saya|sy) tanyakan)\b[\s,:]*",
+                            re.I)
 
 
-def _question_part(text: str) -> str | None:
-    """In a long message, the sentences that ask (greeting and background left out)."""
+def _question_part(text: str) -> tuple[str | None, bool]:
+    """In a long message, the sentences that ask (greeting and background left out), or the
+    one after "intinya …" / "pertanyaan saya …", which marks the question among several (then
+    True)."""
     if len(text) < FOCUS_MIN_CHARS:
-        return None
+        return None, False
+    marks = list(_MAIN_QUESTION.finditer(text))
+    if marks:
+        main = _SENTENCE_END.split(text[marks[-1].end():].strip(), maxsplit=1)[0]
+        if len(main) >= MARKED_MIN_CHARS:
+            return main, True
     sentences = [s for s in _SENTENCE_END.split(text.strip()) if s.strip()]
     if len(sentences) < 2:
-        return None
+        return None, False
     asking = [s for s in sentences if "?" in s] or [s for s in sentences if _ASKING.search(s)]
     if not asking or len(asking) == len(sentences):
-        return None
-    return " ".join(asking[-2:])
+        return None, False
+    return " ".join(asking[-2:]), False
 
 
 def _facet_text(intent: Intent, facet: Facet) -> str | None:

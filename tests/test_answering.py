@@ -13,7 +13,7 @@ from dataclasses import replace
 import pytest
 
 from bot.cues import Cues
-from bot.dialogue import MAX_INPUT_CHARS, Dialogue, Policy, Reading
+from bot.dialogue import MAX_INPUT_CHARS, Dialogue, Policy, Reading, _question_part
 from bot.evaluation import kfold_readings
 from bot.knowledge import KnowledgeBase, load_knowledge
 from bot.matcher import Matcher, MatchWeights, Scored
@@ -384,7 +384,7 @@ def test_the_question_sentences_weigh_more_when_the_whole_message_reads_weakly(
         kb: KnowledgeBase, dialogue: Dialogue) -> None:
     message = ("Selamat pagi min, saya staf kecamatan, kemarin ada acara arisan keluarga besar di "
                "rumah mertua dan banyak saudara datang dari luar kota, ramai sekali sampai malam. "
-               "Pertanyaan saya: boleh gak PNS like postingan caleg di instagram?")
+               "Mau tanya, boleh gak PNS like postingan caleg di instagram?")
     whole = [s.intent for s in dialogue.matcher.rank(message, limit=8)]
     asked = [s.intent for s in dialogue.matcher.rank(message.split(". ")[-1], limit=8)]
     assert whole[:2] != asked[:2]
@@ -397,6 +397,23 @@ def test_the_question_sentences_weigh_more_when_the_whole_message_reads_weakly(
 
     assert top(clear_reading=0.0) == whole[:2]
     assert top(clear_reading=99.0) == asked[:2]
+
+
+def test_the_question_after_intinya_decides_among_several(kb: KnowledgeBase,
+                                                         dialogue: Dialogue) -> None:
+    message = ("assalamualaikum min, sy perawat pns di puskesmas. bulan lalu ada caleg datang "
+               "bagi sembako ke warga dan sy disuruh kepala puskesmas ikut foto bareng, fotonya "
+               "dipajang di grup. sy juga pernah like postingan dia. intinya sy mau tanya, kalau "
+               "lapor pelanggaran ke bawaslu caranya gimana?")
+    assert _question_part(message) == (
+        "sy mau tanya, kalau lapor pelanggaran ke bawaslu caranya gimana?", True)
+    reply = dialogue.answer(message)
+    assert reply.verdict is Verdict.INFO and reply.intent in ("cara_lapor", "syarat_laporan")
+    # weighed like any asking sentence, the background (photo, like) leaves it unclear
+    unmarked = replace(dialogue.policy, focus_weight_marked=dialogue.policy.focus_weight)
+    assert Dialogue(kb, dialogue.matcher, unmarked).answer(message).verdict is not Verdict.INFO
+    # "intinya" with next to nothing after it marks no question
+    assert _question_part("x" * 200 + ". intinya gitu.")[1] is False
 
 
 def test_very_long_message_says_it_was_cut(dialogue: Dialogue) -> None:
