@@ -26,7 +26,9 @@ class Cues:
 
     With `negations`, a phrase right after a negation ("tanpa ngajak milih", "tidak dianggap
     kampanye": at most `MAX_GAP` words before it) does not count, unless the negation is part of
-    one of `not_negations` there ("jangan lupa coblos nomor 1", "boleh gak sy posting …"). A
+    one of `not_negations` there ("jangan lupa coblos nomor 1", "boleh gak sy posting …"); a
+    phrase that opens with a negation does not match where that negation asks ("boleh gak
+    posting …" is no "tidak posting"). A
     phrase that opens with "saya" right after one of `possessors` is someone else's act:
     "ayah saya share poster" is no "saya share". A phrase starting at most `RULE_SPAN` words
     after one of `rule_statements` is the rule the asker quotes, not their act: "yg gak boleh
@@ -83,6 +85,7 @@ class Cues:
         for start, word in enumerate(words):
             if word == cue[0] and self._follows(cue, words, start) \
                     and not self._negated(words, start) \
+                    and not (word in self._negations and self._asks(words, start)) \
                     and not (start and cue[0] in _FIRST_PERSON
                              and words[start - 1] in self._possessors) \
                     and not self._in_rule_statement(words, start):
@@ -122,6 +125,13 @@ class Cues:
             if words[at] in self._negations and not self._not_negation_at(words, at):
                 return True
         return False
+
+    def _asks(self, words: Sequence[str], at: int) -> bool:
+        """Whether the negation `words[at]` ends a question ("boleh gak …", "bisa tidak …"): a
+        not-negation it does not open ("jangan pilih …" still steers votes)."""
+        return any(phrase[-1] == words[at] and len(phrase) > 1 and at >= len(phrase) - 1
+                   and tuple(words[at - len(phrase) + 1 : at + 1]) == phrase
+                   for phrase in self._not_negations)
 
     def _not_negation_at(self, words: Sequence[str], at: int) -> bool:
         for phrase in self._not_negations:

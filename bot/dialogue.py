@@ -106,6 +106,8 @@ class Dialogue:
         compiled = {c: self._partisan.with_phrases(c.cues) for c in shared}
         self._conditions = {i.id: [(c, compiled[c]) for c in i.conditions]
                             for i in kb.intents.values() if i.conditions}
+        self._milder = {i.id: [(m.intent, self._partisan.with_phrases(m.cues)) for m in i.milder]
+                        for i in kb.intents.values() if i.milder}
         # per boleh intent, the partisan cues its own phrasings contain (see _partisan_beyond)
         self._settings = {i.id: self._setting(i) for i in kb.intents.values()
                           if i.verdict is Verdict.BOLEH}
@@ -168,6 +170,7 @@ class Dialogue:
             # bertanya …"): the small-talk intents step aside.
             ranked = [s for s in ranked
                       if self.kb.intents[s.intent].kind is not IntentKind.SMALLTALK]
+        ranked = self._eased(ranked, reading)
         top = ranked[0] if ranked else None
         intent = self.kb.intents[top.intent] if top else None
         if intent is not None and reading.words and not about_elections:
@@ -206,6 +209,15 @@ class Dialogue:
                                       confidence=overview[0].score, also=others)
             return self._clarify(choices)
         return self.fallback(reading)
+
+    def _eased(self, ranked: list[Scored], reading: Reading) -> list[Scored]:
+        """The ranking with a prohibition on top replaced by its milder sibling when the
+        question states what makes it milder ("foto bareng calon tapi gak diposting")."""
+        for target, cues in self._milder.get(ranked[0].intent, ()) if ranked else ():
+            if cues.first(reading.words, reading.chat):
+                return [Scored(target, ranked[0].score),
+                        *(s for s in ranked[1:] if s.intent != target)]
+        return ranked
 
     def _about_elections(self, reading: Reading) -> bool:
         """Whether a message names an election or neutrality concept, in the words as written

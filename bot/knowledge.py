@@ -22,6 +22,7 @@ from bot.models import (
     Facet,
     Intent,
     IntentKind,
+    Milder,
     Pledge,
     QuestionType,
     Region,
@@ -43,6 +44,7 @@ _ID_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 _INTENT_FIELDS = {
     "id", "kind", "title", "topic", "verdict", "confidence", "questions", "keywords", "answer",
     "caution", "basis", "sanction", "sources", "related", "reviewed", "why", "conditions",
+    "milder",
 }
 _CONDITION_FIELDS = frozenset({"when", "verdict", "text"})
 CONDITIONS_FILE = "conditions.yaml"
@@ -584,7 +586,8 @@ def _load_intent(reader: _FileReader, item: dict[str, Any], topics: dict[str, To
         sources=cited, related=_strings(reader, item, iid, "related"),
         reviewed=_date(reader, item, iid, "reviewed"),
         why=_text(reader, item, iid, "why", required=False, limit=400),
-        conditions=_conditions(reader, item, iid, verdict, shared), file=reader.name,
+        conditions=_conditions(reader, item, iid, verdict, shared),
+        milder=_milder(reader, item, iid, verdict), file=reader.name,
     )
 
 
@@ -619,6 +622,33 @@ def _conditions(reader: _FileReader, item: dict[str, Any], iid: str, verdict: Ve
                        f"must be stricter than the intent's verdict '{verdict.value}'")
             continue
         out.append(condition)
+    return tuple(out)
+
+
+def _milder(reader: _FileReader, item: dict[str, Any], iid: str,
+            verdict: Verdict | None) -> tuple[Milder, ...]:
+    """A prohibition's milder siblings: `when` cues and the `intent` that answers then."""
+    raw = item.get("milder")
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or verdict is not Verdict.DILARANG:
+        reader.add(item, iid, "milder", "must be a list, on a dilarang intent")
+        return ()
+    out = []
+    for n, entry in enumerate(raw, start=1):
+        where = f"{iid}.milder[{n}]"
+        if not isinstance(entry, dict):
+            reader.add(item, iid, "milder", f"item {n} must be a mapping with when and intent")
+            continue
+        for key in sorted(set(entry) - {"when", "intent"}):
+            reader.add(entry, where, key, "unknown field")
+        cues, target = _strings(reader, entry, where, "when"), entry.get("intent")
+        if not cues:
+            reader.add(entry, where, "when", "at least one cue phrase is required")
+        elif not isinstance(target, str) or not target:
+            reader.add(entry, where, "intent", "the id of the milder intent is required")
+        else:
+            out.append(Milder(cues, target))
     return tuple(out)
 
 
@@ -755,6 +785,14 @@ def load_knowledge(root: Path) -> KnowledgeBase:
     seen: dict[str, str] = {}
     for intent in intents.values():
         reader, item = readers[intent.id], raw_items[intent.id]
+        for milder in intent.milder:
+            target = intents.get(milder.intent)
+            if target is None:
+                reader.add(item, intent.id, "milder", f"unknown intent id '{milder.intent}'")
+            elif target.verdict is not Verdict.BERSYARAT:
+                # never a plain boleh, or an info, for what reads as a prohibition
+                reader.add(item, intent.id, "milder",
+                           f"'{milder.intent}' must be a bersyarat intent")
         for rel in intent.related:
             if rel not in intents:
                 reader.add(item, intent.id, "related", f"unknown intent id '{rel}'")

@@ -83,6 +83,19 @@ class Condition:
     text: str
 
 
+@dataclass(frozen=True, slots=True)
+class Milder:
+    """A milder sibling of a prohibition, for a question that states what makes it milder.
+
+    "foto bareng calon tapi tidak diposting" reads much like the prohibited photo with a
+    candidate; with one of `cues` in the question (matched as conditions are) the sibling
+    `intent` (bersyarat) answers instead, and its own conditions still apply.
+    """
+
+    cues: tuple[str, ...]
+    intent: str
+
+
 class Facet(StrEnum):
     """The part of a rule intent that answers a question type other than "may I?"."""
 
@@ -124,6 +137,7 @@ class Intent:
     reviewed: dt.date | None = None
     why: str | None = None
     conditions: tuple[Condition, ...] = ()
+    milder: tuple[Milder, ...] = ()
     file: str = ""
 
 

@@ -342,6 +342,27 @@ def test_a_quoted_rule_is_not_the_askers_act(dialogue: Dialogue) -> None:
     assert reply.verdict is Verdict.BERSYARAT, reply
 
 
+def test_a_stated_mitigation_reads_as_the_milder_sibling(dialogue: Dialogue) -> None:
+    kept = dialogue.answer("foto bareng caleg pas kondangan tapi gak sy posting, aman?")
+    assert (kept.intent, kept.verdict) == ("foto_tanpa_diposting", Verdict.BERSYARAT), kept
+    # "boleh gak posting …" asks; its "gak" is no "tidak posting"
+    asked = dialogue.answer("boleh gak posting foto bareng calon bupati?")
+    assert asked.verdict is Verdict.DILARANG, asked
+    # the sibling's own conditions still apply: a spectator in the candidate's shirt
+    shirt = dialogue.answer("dtg kampanye cabup pake kaos paslon yg dibagiin, tp cuma nonton")
+    assert (shirt.intent, shirt.verdict) == ("hadir_kampanye_pasif", Verdict.DILARANG), shirt
+
+
+def test_a_cue_opening_with_a_negation_is_not_the_question_word() -> None:
+    normalizer = Normalizer(Lexicon())
+    cues = Cues(["tidak posting", "jangan pilih calon"], normalizer, negations=["tidak", "jangan"],
+                not_negations=["boleh tidak", "jangan pilih"])
+    assert cues.first(normalizer.words("fotonya tidak posting kok")) == "tidak posting"
+    assert cues.first(normalizer.words("boleh tidak posting foto")) is None
+    # a not-negation the negation opens still counts: "jangan pilih …" steers votes
+    assert cues.first(normalizer.words("bilang jangan pilih calon itu")) == "jangan pilih calon"
+
+
 def test_an_order_to_the_asker_does_not_break_the_refusal(dialogue: Dialogue) -> None:
     # "suruh saya pasang/datang" is the order being refused, not the asker's own act
     for question in ("kadis nyuruh saya pasang stiker calon di warung, boleh saya tolak?",

@@ -105,3 +105,19 @@ def test_shared_conditions_are_named_by_id_and_checked(kb_copy: Path, kb: Knowle
     assert any(p.startswith("knowledge/intents/kampanye.yaml:") and
                "unknown shared condition 'pose_jarii' (see conditions.yaml)" in p
                for p in problems)
+
+
+def test_a_milder_sibling_must_be_a_bersyarat_intent(kb_copy: Path, kb: KnowledgeBase) -> None:
+    # "… tapi tidak diposting" turns the prohibited photo into its bersyarat sibling; a sibling
+    # that says boleh (or does not exist) would be a permission read from a few words
+    assert kb.intents["foto_bersama_calon"].milder[0].intent == "foto_tanpa_diposting"
+    intents = kb_copy / "intents" / "foto_medsos.yaml"
+    text = intents.read_text(encoding="utf-8")
+    assert "        intent: foto_tanpa_diposting\n" in text
+    for target, reason in (("nonton_debat", "'nonton_debat' must be a bersyarat intent"),
+                           ("foto_tanpa", "unknown intent id 'foto_tanpa'")):
+        intents.write_text(text.replace("        intent: foto_tanpa_diposting\n",
+                                        f"        intent: {target}\n", 1), encoding="utf-8")
+        problems = _problems(kb_copy)
+        assert any(p.startswith("knowledge/intents/foto_medsos.yaml:") and "foto_bersama_calon"
+                   in p and "milder" in p and reason in p for p in problems), problems
