@@ -28,11 +28,11 @@ class Cues:
     kampanye": at most `MAX_GAP` words before it) does not count, unless the negation is part of
     one of `not_negations` there ("jangan lupa coblos nomor 1", "boleh gak sy posting …"); a
     phrase that opens with a negation does not match where that negation asks ("boleh gak
-    posting …" is no "tidak posting"). A
-    phrase that opens with "saya" right after one of `possessors` is someone else's act:
-    "ayah saya share poster" is no "saya share". A phrase starting at most `RULE_SPAN` words
-    after one of `rule_statements` is the rule the asker quotes, not their act: "yg gak boleh
-    cuma jadi timses, jadi sy boleh dateng?" says nothing about being on a campaign team.
+    posting …" is no "tidak posting"). A phrase that opens with "saya" right after one of
+    `possessors` is someone else's act: "ayah saya share poster" is no "saya share". A phrase
+    starting at most `RULE_SPAN` words after one of `rule_statements` is the rule the asker
+    quotes, not their act: "yg gak boleh cuma jadi timses, jadi sy boleh dateng?" says nothing
+    about being on a campaign team.
     """
 
     def __init__(self, phrases: Iterable[str], normalizer: Normalizer,
