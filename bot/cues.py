@@ -19,6 +19,8 @@ from bot.normalize import Normalizer
 MAX_GAP = 2  # words allowed between two words of a cue, and before it for a negation
 RULE_SPAN = 5  # words after a rule statement ("yang dilarang …") that it covers
 _FIRST_PERSON = frozenset({"saya", "aku"})  # as the normaliser writes them ("sy", "gw" -> saya)
+# where a quoted rule ends and the asker goes on: "yg dilarang cuma posting, sy jadi relawan"
+_RULE_ENDS = _FIRST_PERSON | {"kalau", "tapi", "padahal"}
 
 
 class Cues:
@@ -30,9 +32,9 @@ class Cues:
     phrase that opens with a negation does not match where that negation asks ("boleh gak
     posting …" is no "tidak posting"). A phrase that opens with "saya" right after one of
     `possessors` is someone else's act: "ayah saya share poster" is no "saya share". A phrase
-    starting at most `RULE_SPAN` words after one of `rule_statements` is the rule the asker
-    quotes, not their act: "yg gak boleh cuma jadi timses, jadi sy boleh dateng?" says nothing
-    about being on a campaign team.
+    starting at most `RULE_SPAN` words after one of `rule_statements` (and before the asker goes
+    on: "saya", "kalau", "tapi") is the rule the asker quotes, not their act: "yg gak boleh cuma
+    jadi timses, jadi sy boleh dateng?" says nothing about being on a campaign team.
     """
 
     def __init__(self, phrases: Iterable[str], normalizer: Normalizer,
@@ -93,11 +95,13 @@ class Cues:
         return False
 
     def _in_rule_statement(self, words: Sequence[str], start: int) -> bool:
-        """Whether `words[start]` is at most RULE_SPAN words after a rule statement."""
+        """Whether `words[start]` is at most RULE_SPAN words after a rule statement, with no
+        word in between where the asker goes on about themselves ("saya", "kalau", "tapi")."""
         for phrase in self._rule_statements:
             size = len(phrase)
             for end in range(max(size, start - RULE_SPAN + 1), start + 1):
-                if tuple(words[end - size : end]) == phrase:
+                if tuple(words[end - size : end]) == phrase \
+                        and _RULE_ENDS.isdisjoint(words[end : start + 1]):
                     return True
         return False
 
