@@ -336,6 +336,9 @@ def test_a_quoted_rule_is_not_the_askers_act(dialogue: Dialogue) -> None:
     assert cues.first(normalizer.words("yang dilarang itu cuma jadi timses kan")) is None
     assert cues.first(normalizer.words("yang dilarang itu cuma pose, saya mau jadi timses")) \
         == "timses"
+    # the quote ends where the asker goes on about themselves, within the five words too
+    assert cues.first(normalizer.words("yang dilarang cuma posting, saya timses")) == "timses"
+    assert cues.first(normalizer.words("yang dilarang cuma posting kalau timses")) == "timses"
     # the condition "jadi timses" of passive attendance is the rule quoted, not the asker's role
     reply = dialogue.answer("kata pak sekda yg gak boleh itu cuma jadi timses. jadi sy boleh "
                             "dateng ke kampanye akbar paslon?")
@@ -351,6 +354,17 @@ def test_a_stated_mitigation_reads_as_the_milder_sibling(dialogue: Dialogue) -> 
     # the sibling's own conditions still apply: a spectator in the candidate's shirt
     shirt = dialogue.answer("dtg kampanye cabup pake kaos paslon yg dibagiin, tp cuma nonton")
     assert (shirt.intent, shirt.verdict) == ("hadir_kampanye_pasif", Verdict.DILARANG), shirt
+
+
+def test_a_question_about_a_rule_is_no_missing_permission(dialogue: Dialogue) -> None:
+    # "tidak diizinkan" reads as "tidak boleh": as a cue it broke every "… tidak boleh …"
+    # question about serving as KPPS; the condition now names the superior
+    for question in ("katanya asn tidak boleh jadi kpps, bener?",
+                     "yang tidak boleh itu kampanye, kalau sy jadi kpps di tps boleh?"):
+        reply = dialogue.answer(question)
+        assert (reply.intent, reply.verdict) == ("kpps_pps", Verdict.BERSYARAT), reply
+    refused = dialogue.answer("sy pns jadi kpps tapi atasan tidak mengizinkan, gimana?")
+    assert refused.verdict is Verdict.DILARANG, refused
 
 
 def test_a_cue_opening_with_a_negation_is_not_the_question_word() -> None:
