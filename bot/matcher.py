@@ -76,7 +76,7 @@ class Matcher:
                 owners.append(intent.id)
                 strings.append(" ".join(sorted(terms)))
                 term_sets.append(frozenset(terms))
-        self._strings = strings
+        self._strings = np.asarray(strings, dtype=object)  # indexed by candidate arrays
 
         intent_terms: dict[str, set[str]] = defaultdict(set)
         for owner, terms in zip(owners, term_sets, strict=True):
@@ -217,7 +217,7 @@ class Matcher:
         candidates = np.unique(candidates)
         # Strings hold sorted terms, so plain ratio equals token_sort_ratio without re-sorting
         # every phrasing per question; they are normalised already: processor=None.
-        fuzzy = process.cdist([" ".join(sorted(terms))], [self._strings[i] for i in candidates],
+        fuzzy = process.cdist([" ".join(sorted(terms))], self._strings[candidates].tolist(),
                               scorer=fuzz.ratio, processor=None, score_cutoff=w.fuzzy_cutoff,
                               dtype=np.float32)[0]
         dot = distinct[candidates]
