@@ -14,8 +14,8 @@ pickle), so a restart with an unchanged KB does not train at all. Any edit chang
 
 Scoring one question does not go through `TfidfVectorizer.transform`: the n-grams, the fitted
 vocabulary and IDF weights give the row directly, and the margins are a weighted sum of the
-coefficient rows of its n-grams (4x faster than the sparse-matrix route, same numbers). The
-n-grams of `char_wb` are per word, so each word's feature columns are looked up once and kept. The
+coefficient rows of its n-grams (4x faster than the sparse-matrix route, same numbers); as
+`char_wb` n-grams are per word, each word's feature columns are looked up once and kept. The
 n-grams are `char_wb`'s, computed by `char_ngrams` (checked against scikit-learn's analyzer in
 tests/test_answering.py), so that a start-up with a cached model does not import scikit-learn
 at all (its import alone costs about a second here); scikit-learn is imported to fit.
@@ -102,7 +102,6 @@ class Classifier:
         scaled -= scaled.max()
         exp = np.exp(scaled)
         return exp / exp.sum()
-
 
     def _columns_of(self, word: str) -> np.ndarray:
         """The feature columns of one word's n-grams (with repeats), cached."""

@@ -687,10 +687,10 @@ def _load_shared_conditions(path: Path, root: Path,
 def normalizer_for(lexicon: Lexicon, intents: Iterable[Intent]) -> Normalizer:
     """A normaliser whose stemmer may reduce words only to words these intents use."""
     normalizer = Normalizer(lexicon, is_word=indonesian().is_word)
+    phrasings = [q for i in intents for q in (*i.questions, *i.keywords)]
+    normalizer.keep_tokens(phrasings)
     normalizer.learn_vocabulary(
-        t for i in intents for q in (*i.questions, *i.keywords)
-        for t in normalizer.tokens(q) if t not in lexicon.filler
-    )
+        t for q in phrasings for t in normalizer.tokens(q) if t not in lexicon.filler)
     return normalizer
 
 

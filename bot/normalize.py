@@ -36,7 +36,6 @@ _COLLOQUIAL = (("n", "t"), ("m", "p"))
 _CHAT_SUFFIX, _CHAT_PREFIX = "in", "nge"
 _VOWELS = frozenset("aeiou")
 _MIN_STEM = 3
-_TOKEN_CACHE_SIZE = 50_000  # texts whose tokens are kept (a KB has some thousands of phrasings)
 
 # Input hygiene before anything else: invisible characters that split words are removed, and
 # Cyrillic and Greek letters that look like Latin ones (pasted or spoofed text) become Latin.
@@ -88,9 +87,9 @@ class Normalizer:
         self._vocabulary: frozenset[str] = frozenset()
         self._stem_cache: dict[str, str] = {}
         self._chat_cache: dict[str, str] = {}
-        # tokens depend on the lexicon only; a KB's phrasings are read by several passes at
-        # load (vocabulary, duplicate check, index, cue settings)
-        self._token_cache: dict[str, tuple[str, ...]] = {}
+        # the KB's phrasings, tokenised once for the several passes that read them at load
+        # (vocabulary, duplicate check, index, partisan settings); users' texts are not kept
+        self._kept: dict[str, tuple[str, ...]] = {}
 
     # -- raw tokens -------------------------------------------------------------------------
     def clean(self, text: str) -> str:
@@ -114,12 +113,13 @@ class Normalizer:
 
     def tokens(self, text: str) -> list[str]:
         """Return canonical tokens: slang replaced, phrases joined, number words as digits."""
-        cached = self._token_cache.get(text)
-        if cached is None:
-            if len(self._token_cache) > _TOKEN_CACHE_SIZE:
-                self._token_cache.clear()
-            cached = self._token_cache[text] = tuple(self._tokens(text))
-        return list(cached)
+        kept = self._kept.get(text)
+        return list(kept) if kept is not None else self._tokens(text)
+
+    def keep_tokens(self, texts: Iterable[str]) -> None:
+        """Tokenise these texts (the KB's phrasings) once and keep them (tokens depend on the
+        lexicon only)."""
+        self._kept = {text: tuple(self._tokens(text)) for text in texts}
 
     def _tokens(self, text: str) -> list[str]:
         out: list[str] = []

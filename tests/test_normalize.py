@@ -107,3 +107,11 @@ def test_a_chat_form_of_a_filler_word_is_a_cue_word_but_no_term() -> None:
 def test_accents_emoji_and_other_scripts(normalizer: Normalizer) -> None:
     assert normalizer.tokens("fóto 🙏🙏") == ["foto"]
     assert normalizer.tokens("选举 выборы") == []
+
+
+def test_the_kbs_phrasings_are_tokenised_once_and_users_texts_not_kept() -> None:
+    normalizer = Normalizer(Lexicon(replace={"gak": "tidak"}))
+    normalizer.keep_tokens(["boleh gak foto"])
+    assert normalizer.tokens("boleh gak foto") == ["boleh", "tidak", "foto"]
+    assert normalizer.tokens("sy gak mau") == ["sy", "tidak", "mau"]
+    assert list(normalizer._kept) == ["boleh gak foto"]  # a user's message is not kept
