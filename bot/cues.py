@@ -87,7 +87,8 @@ class Cues:
         for start, word in enumerate(words):
             if word == cue[0] and self._follows(cue, words, start) \
                     and not self._negated(words, start) \
-                    and not (word in self._negations and self._asks(words, start)) \
+                    and not (word in self._negations
+                             and self._not_negation_at(words, start, opening=False)) \
                     and not (start and cue[0] in _FIRST_PERSON
                              and words[start - 1] in self._possessors) \
                     and not self._in_rule_statement(words, start):
@@ -130,16 +131,13 @@ class Cues:
                 return True
         return False
 
-    def _asks(self, words: Sequence[str], at: int) -> bool:
-        """Whether the negation `words[at]` ends a question ("boleh gak …", "bisa tidak …"): a
-        not-negation it does not open ("jangan pilih …" still steers votes)."""
-        return any(phrase[-1] == words[at] and len(phrase) > 1 and at >= len(phrase) - 1
-                   and tuple(words[at - len(phrase) + 1 : at + 1]) == phrase
-                   for phrase in self._not_negations)
-
-    def _not_negation_at(self, words: Sequence[str], at: int) -> bool:
+    def _not_negation_at(self, words: Sequence[str], at: int, opening: bool = True) -> bool:
+        """Whether `words[at]` is part of a not-negation there; with `opening` False, only of
+        one it does not open ("boleh gak …" asks, while "jangan pilih …" still steers votes)."""
         for phrase in self._not_negations:
             for offset, word in enumerate(phrase):
+                if offset == 0 and not opening:
+                    continue
                 begin = at - offset
                 if word == words[at] and begin >= 0 and \
                         tuple(words[begin : begin + len(phrase)]) == phrase:
