@@ -47,6 +47,7 @@ _INTENT_FIELDS = {
     "milder",
 }
 _CONDITION_FIELDS = frozenset({"when", "verdict", "text"})
+_MILDER_FIELDS = frozenset({"when", "intent"})
 CONDITIONS_FILE = "conditions.yaml"
 # A broken condition may only make the answer stricter.
 _STRICTER = {
@@ -640,26 +641,29 @@ def _milder(reader: _FileReader, item: dict[str, Any], iid: str,
         if not isinstance(entry, dict):
             reader.add(item, iid, "milder", f"item {n} must be a mapping with when and intent")
             continue
-        for key in sorted(set(entry) - {"when", "intent"}):
-            reader.add(entry, where, key, "unknown field")
-        cues, target = _strings(reader, entry, where, "when"), entry.get("intent")
-        if not cues:
-            reader.add(entry, where, "when", "at least one cue phrase is required")
-        elif not isinstance(target, str) or not target:
+        cues, target = _when(reader, entry, where, _MILDER_FIELDS), entry.get("intent")
+        if not isinstance(target, str) or not target:
             reader.add(entry, where, "intent", "the id of the milder intent is required")
-        else:
+        elif cues:
             out.append(Milder(cues, target))
     return tuple(out)
 
 
-def _condition(reader: _FileReader, entry: dict[str, Any], where: str,
-               fields: frozenset[str] = _CONDITION_FIELDS) -> Condition | None:
-    """One condition mapping: `when` cues, a stricter `verdict` and its `text`."""
+def _when(reader: _FileReader, entry: dict[str, Any], where: str,
+          fields: frozenset[str]) -> tuple[str, ...]:
+    """The `when` cues of a condition or milder mapping (which has only `fields`)."""
     for key in sorted(set(entry) - fields):
         reader.add(entry, where, key, "unknown field")
     cues = _strings(reader, entry, where, "when")
     if not cues:
         reader.add(entry, where, "when", "at least one cue phrase is required")
+    return cues
+
+
+def _condition(reader: _FileReader, entry: dict[str, Any], where: str,
+               fields: frozenset[str] = _CONDITION_FIELDS) -> Condition | None:
+    """One condition mapping: `when` cues, a stricter `verdict` and its `text`."""
+    cues = _when(reader, entry, where, fields)
     try:
         broken = Verdict(entry.get("verdict"))
     except ValueError:
