@@ -786,6 +786,7 @@ def load_knowledge(root: Path) -> KnowledgeBase:
 
     normalizer = normalizer_for(lexicon, intents.values())
     _check_cue_words(question_types, type_places, intents, normalizer)
+    _check_rule_cues(intents, readers, raw_items, lexicon, normalizer)
     seen: dict[str, str] = {}
     for intent in intents.values():
         reader, item = readers[intent.id], raw_items[intent.id]
@@ -838,6 +839,23 @@ def _check_cue_words(question_types: tuple[QuestionType, ...],
                 reader.add(item, question_type.id, "cues",
                            f"cue {cue!r} reads as {words[0]!r}, a keyword of intent "
                            f"'{keywords[words[0]]}': give it a second word")
+
+
+def _check_rule_cues(intents: dict[str, Intent], readers: dict[str, _FileReader],
+                     raw_items: dict[str, Any], lexicon: Lexicon,
+                     normalizer: Normalizer) -> None:
+    """A condition or milder cue made only of verdict words would match the question itself:
+    "tidak diizinkan" reads as "tidak boleh", which every "… tidak boleh jadi KPPS?" contains."""
+    for intent in intents.values():
+        for field, cues in (("conditions", {c for cond in intent.conditions for c in cond.cues}),
+                            ("milder", {c for m in intent.milder for c in m.cues})):
+            for cue in sorted(cues):
+                words = normalizer.words(cue)
+                if words and set(words) <= set(lexicon.protected):
+                    readers[intent.id].add(
+                        raw_items[intent.id], intent.id, field,
+                        f"cue {cue!r} reads as {' '.join(words)!r}, which a question itself "
+                        "says: name the act or the person")
 
 
 # -- cross-checks: cited regulations, lexicon rewrites, review dates -------------------------

@@ -121,3 +121,15 @@ def test_a_milder_sibling_must_be_a_bersyarat_intent(kb_copy: Path, kb: Knowledg
         problems = _problems(kb_copy)
         assert any(p.startswith("knowledge/intents/foto_medsos.yaml:") and "foto_bersama_calon"
                    in p and "milder" in p and reason in p for p in problems), problems
+
+
+def test_a_condition_cue_of_verdict_words_only_is_refused(kb_copy: Path) -> None:
+    # "tidak diizinkan" reads as "tidak boleh": it broke every "asn tidak boleh jadi kpps?"
+    intents = kb_copy / "intents" / "pilih_desa.yaml"
+    text = intents.read_text(encoding="utf-8")
+    assert "tidak diizinkan atasan," in text
+    intents.write_text(text.replace("tidak diizinkan atasan,", "tidak diizinkan,", 1),
+                       encoding="utf-8")
+    problems = _problems(kb_copy)
+    assert any(p.startswith("knowledge/intents/pilih_desa.yaml:") and "kpps_pps" in p
+               and "'tidak diizinkan' reads as 'tidak boleh'" in p for p in problems), problems
