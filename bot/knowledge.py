@@ -846,12 +846,15 @@ def _check_rule_cues(intents: dict[str, Intent], readers: dict[str, _FileReader]
                      normalizer: Normalizer) -> None:
     """A condition or milder cue made only of verdict words would match the question itself:
     "tidak diizinkan" reads as "tidak boleh", which every "… tidak boleh jadi KPPS?" contains."""
+    verdict_words, read = frozenset(lexicon.protected), {}  # a shared cue is read once
     for intent in intents.values():
         for field, cues in (("conditions", {c for cond in intent.conditions for c in cond.cues}),
                             ("milder", {c for m in intent.milder for c in m.cues})):
             for cue in sorted(cues):
-                words = normalizer.words(cue)
-                if words and set(words) <= set(lexicon.protected):
+                words = read.get(cue)
+                if words is None:
+                    words = read[cue] = normalizer.words(cue)
+                if words and verdict_words.issuperset(words):
                     readers[intent.id].add(
                         raw_items[intent.id], intent.id, field,
                         f"cue {cue!r} reads as {' '.join(words)!r}, which a question itself "
