@@ -28,6 +28,17 @@ def _problems(root: Path) -> list[str]:
     return [str(p) for p in info.value.problems]
 
 
+def _problems_after(root: Path, name: str, old: str, new: str) -> list[str]:
+    """The problems of the KB at `root` once `old` (which must be there) reads `new` in `name`."""
+    path = root / name
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    problems = _problems(root)
+    path.write_text(text, encoding="utf-8")
+    return problems
+
+
 @pytest.mark.parametrize("name", ["topics.yaml", "sources.yaml", "regions.yaml",
                                   "intents/aturan.yaml"])
 def test_a_tab_reports_the_root_cause_and_suppresses_what_depends_on_it(kb_copy: Path,
@@ -96,12 +107,8 @@ def test_shared_conditions_are_named_by_id_and_checked(kb_copy: Path, kb: Knowle
     # conditions.yaml holds conditions many rules share; an intent names them by id
     pose = [c for c in kb.intents["nonton_debat"].conditions if "pose jari" in c.cues]
     assert pose and pose[0].text.startswith("Pose atau salam jari")
-    intents = kb_copy / "intents" / "kampanye.yaml"
-    text = intents.read_text(encoding="utf-8")
-    assert "      - pose_jari\n" in text
-    intents.write_text(text.replace("      - pose_jari\n", "      - pose_jarii\n", 1),
-                       encoding="utf-8")
-    problems = _problems(kb_copy)
+    problems = _problems_after(kb_copy, "intents/kampanye.yaml", "      - pose_jari\n",
+                               "      - pose_jarii\n")
     assert any(p.startswith("knowledge/intents/kampanye.yaml:") and
                "unknown shared condition 'pose_jarii' (see conditions.yaml)" in p
                for p in problems)
@@ -111,25 +118,18 @@ def test_a_milder_sibling_must_be_a_bersyarat_intent(kb_copy: Path, kb: Knowledg
     # "… tapi tidak diposting" turns the prohibited photo into its bersyarat sibling; a sibling
     # that says boleh (or does not exist) would be a permission read from a few words
     assert kb.intents["foto_bersama_calon"].milder[0].intent == "foto_tanpa_diposting"
-    intents = kb_copy / "intents" / "foto_medsos.yaml"
-    text = intents.read_text(encoding="utf-8")
-    assert "        intent: foto_tanpa_diposting\n" in text
     for target, reason in (("nonton_debat", "'nonton_debat' must be a bersyarat intent"),
                            ("foto_tanpa", "unknown intent id 'foto_tanpa'")):
-        intents.write_text(text.replace("        intent: foto_tanpa_diposting\n",
-                                        f"        intent: {target}\n", 1), encoding="utf-8")
-        problems = _problems(kb_copy)
+        problems = _problems_after(kb_copy, "intents/foto_medsos.yaml",
+                                   "        intent: foto_tanpa_diposting\n",
+                                   f"        intent: {target}\n")
         assert any(p.startswith("knowledge/intents/foto_medsos.yaml:") and "foto_bersama_calon"
                    in p and "milder" in p and reason in p for p in problems), problems
 
 
 def test_a_condition_cue_of_verdict_words_only_is_refused(kb_copy: Path) -> None:
     # "tidak diizinkan" reads as "tidak boleh": it broke every "asn tidak boleh jadi kpps?"
-    intents = kb_copy / "intents" / "pilih_desa.yaml"
-    text = intents.read_text(encoding="utf-8")
-    assert "tidak diizinkan atasan," in text
-    intents.write_text(text.replace("tidak diizinkan atasan,", "tidak diizinkan,", 1),
-                       encoding="utf-8")
-    problems = _problems(kb_copy)
+    problems = _problems_after(kb_copy, "intents/pilih_desa.yaml", "tidak diizinkan atasan,",
+                               "tidak diizinkan,")
     assert any(p.startswith("knowledge/intents/pilih_desa.yaml:") and "kpps_pps" in p
                and "'tidak diizinkan' reads as 'tidak boleh'" in p for p in problems), problems
